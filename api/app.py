@@ -1,0 +1,37 @@
+"""The FastAPI application: services are built once in the lifespan and injected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import contacts, health, search
+from kb.service import KnowledgeService
+from kb.settings import Settings
+
+log = logging.getLogger("kb.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = KnowledgeService(settings)
+        errors = service.warm()
+        for kb, message in errors.items():
+            log.warning("knowledge base %s not loaded: %s", kb, message)
+        app.state.settings = settings
+        app.state.service = service
+        yield
+
+    app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(contacts.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,53 @@
+"""Domain errors → HTTP answers, in one place, with the Chinese message in ``detail``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kb.errors import EmbedderMismatch, IndexNotReady, IngestFailed, InvalidQuery, KBError, PayloadTooLarge, UnknownKB
+
+STATUS: dict[type[KBError], int] = {
+    InvalidQuery: 422,
+    UnknownKB: 404,
+    IndexNotReady: 503,
+    EmbedderMismatch: 409,
+    IngestFailed: 500,
+    PayloadTooLarge: 413,
+}
+
+_FIELD_REASONS = {
+    "missing": "缺少必填字段",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "json_invalid": "请求体不是合法的 JSON",
+    "string_too_long": "内容过长",
+    "string_too_short": "内容不能为空",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "too_long": "条目过多",
+    "extra_forbidden": "不支持的字段",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KBError)
+    async def _kb_error(_: Request, exc: KBError) -> JSONResponse:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
+        return JSONResponse(status_code=status, content={"detail": exc.message, "error": type(exc).__name__})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e["loc"] if p != "body") or "请求体"
+            reason = _FIELD_REASONS.get(e["type"], e["msg"])
+            if e["type"] == "value_error":
+                reason = str(e["msg"]).removeprefix("Value error, ")
+            problems.append(f"{loc}：{reason}")
+        return JSONResponse(status_code=422, content={"detail": "；".join(problems), "error": "InvalidRequest"})

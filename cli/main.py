@@ -1,0 +1,163 @@
+"""The ``kb`` command: ingest, search, serve, eval, bench.
+
+The CLI is the composition root: it may import ``kb``, ``ingest``, ``api`` and
+``eval``; none of those import it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kb.errors import EmbedderMismatch, KBError
+from kb.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="12345 接诉即办知识库命令行")
+eval_app = typer.Typer(no_args_is_help=True, help="质量评测")
+app.add_typer(eval_app, name="eval")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: KBError) -> None:
+    err.print(f"[red]错误：[/red]{exc.message}")
+    raise typer.Exit(3 if isinstance(exc, EmbedderMismatch) else 2)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="要导入的文件或目录；省略时导入 corpus/<kb>")] = None,
+    kb: Annotated[str | None, typer.Option("--kb", help="知识库名称；首次导入时自动创建")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="忽略旧索引（例如更换嵌入模型后）")] = False,
+) -> None:
+    """导入知识库：校验、分块、嵌入、建索引；有记录被拒绝时退出码为 1。"""
+    from ingest.pipeline import run_ingest
+
+    settings = Settings()
+    if kb is None and paths:
+        err.print("[red]错误：[/red]指定路径时必须同时给出 --kb")
+        raise typer.Exit(2)
+    jobs = [(kb, list(paths))] if kb and paths else [(name, [settings.corpus_dir / name]) for name in ([kb] if kb else settings.kbs)]
+    any_rejected = False
+    for name, targets in jobs:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, transient=True, disable=not err.is_terminal) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                label = {"load": f"{name} 读取文件", "embed": f"{name} 计算向量"}[stage]
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(label, total=total)
+                if stage == "embed":
+                    bar.advance(tasks[stage], done)
+                else:
+                    bar.update(tasks[stage], completed=done)
+
+            try:
+                summary = run_ingest(settings, name, targets, rebuild=rebuild, progress=progress)
+            except KBError as exc:
+                _fail(exc)
+        _print_summary(summary)
+        any_rejected |= not summary.ok
+    if any_rejected:
+        raise typer.Exit(1)
+
+
+def _print_summary(s) -> None:
+    table = Table(title=f"知识库 {s.kb} 导入结果（版本 {s.version}）")
+    for col in ("新增", "更新", "未变", "删除", "拒绝", "分块", "向量", "新计算向量", "耗时"):
+        table.add_column(col, justify="right")
+    table.add_row(str(s.added), str(s.updated), str(s.unchanged), str(s.deleted), str(s.rejected),
+                  str(s.chunks), str(s.vectors), str(s.embedded), f"{s.seconds:.1f}s")
+    console.print(table)
+    for doc_id, topics in s.inferred_topics.items():
+        console.print(f"[cyan]推断主题[/cyan] {doc_id}: {', '.join(topics)}")
+    for w in s.warnings:
+        console.print(f"[yellow]提示[/yellow] {w}")
+    for r in s.rejections:
+        err.print(f"[red]拒绝[/red] {r}")
+    if s.report_path:
+        err.print(f"拒绝明细已写入 {s.report_path}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="来电人的问题")],
+    kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+    top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
+    library: Annotated[list[str] | None, typer.Option("--library", "-l", help="policy/answer/contact/problem")] = None,
+    topic: Annotated[list[str] | None, typer.Option("--topic", "-t")] = None,
+    district: Annotated[str | None, typer.Option("--district", "-d")] = None,
+    include_repealed: Annotated[bool, typer.Option("--include-repealed")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """检索知识库。"""
+    from kb.search import SearchRequest
+    from kb.service import KnowledgeService
+
+    try:
+        service = KnowledgeService(Settings())
+        result = service.search(kb, SearchRequest(query, top_k, library, topic, district, include_repealed))
+    except KBError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps({"query": result.query, "results": [h.to_json() for h in result.hits],
+                                     "took_ms": round(result.took_ms, 2)}, ensure_ascii=False, indent=1) + "\n")
+        return
+    if result.expansions:
+        console.print(f"[dim]同义扩展：{'、'.join(result.expansions)}[/dim]")
+    for rank, hit in enumerate(result.hits, start=1):
+        c = hit.chunk
+        cite = " ".join(x for x in (c.doc_no, c.article) if x)
+        console.print(f"[bold]{rank}. [{c.library}] {c.title}[/bold] {cite} [dim]{c.id} {hit.score:.4f}[/dim]")
+        console.print("   " + hit.snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]"))
+    console.print(f"[dim]{result.took_ms:.1f} ms[/dim]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """启动 HTTP 服务。"""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    data: Annotated[Path | None, typer.Option("--data")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="把指标写入 JSON 文件")] = None,
+) -> None:
+    """检索评测：dense、BM25、hybrid、hybrid+同义词 的 Recall@1/5/10、MRR@10、nDCG@10。"""
+    from eval.retrieval import DEFAULT_DATA, print_report, run_retrieval_eval
+
+    report = run_retrieval_eval(Settings(), data or DEFAULT_DATA)
+    print_report(report, console)
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@app.command()
+def bench(
+    large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
+    queries: Annotated[int, typer.Option("--queries")] = 200,
+) -> None:
+    """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值。"""
+    from eval.bench import run_bench
+
+    run_bench(Settings(), console, large_chunks=large, n_queries=queries)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,193 @@
+"""Speed figures: search latency in process and over HTTP, ingestion throughput,
+cold start and peak memory, at the sample corpus and at a synthetic 100k-chunk index.
+
+The 100k index multiplies the sample's chunks and replicates their vectors with a
+little noise instead of re-embedding (embedding 100k passages takes hours on two
+cores); the search path measured is the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kb.index import IndexLayout, VersionWriter, collection_name
+from kb.records import Chunk
+from kb.search import SearchRequest
+from kb.service import KnowledgeService
+from kb.settings import Settings
+from kb.vectorstore import VectorCollection, chroma_client
+
+DEV = Path(__file__).parent / "data" / "retrieval_dev.jsonl"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    arr = np.asarray(samples)
+    return {f"p{p}": round(float(np.percentile(arr, p)), 2) for p in (50, 95, 99)}
+
+
+def bench_queries(n: int) -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    qs = [(r.get("kb", "minzheng"), r["query"]) for r in rows]
+    return [qs[i % len(qs)] for i in range(n)]
+
+
+def in_process(service: KnowledgeService, queries: list[tuple[str, str]], kb_override: str | None = None) -> dict[str, float]:
+    for kb, q in queries[:10]:
+        service.search(kb_override or kb, SearchRequest(q))
+    times = []
+    for kb, q in queries:
+        t = time.perf_counter()
+        service.search(kb_override or kb, SearchRequest(q))
+        times.append((time.perf_counter() - t) * 1000)
+    return percentiles(times)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, float]:
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_EMBED_CACHE": str(settings.embed_cache_path)}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("服务未能在 120 秒内启动")
+                time.sleep(0.1)
+            client.post("/v1/search", json={"query": queries[0][1], "kb": queries[0][0]})
+            cold = time.perf_counter() - started
+            for kb, q in queries[:10]:
+                client.post("/v1/search", json={"query": q, "kb": kb})
+            times = []
+            for kb, q in queries:
+                t = time.perf_counter()
+                r = client.post("/v1/search", json={"query": q, "kb": kb})
+                r.raise_for_status()
+                times.append((time.perf_counter() - t) * 1000)
+        import psutil
+
+        rss = psutil.Process(proc.pid).memory_info().rss / 1048576
+        return {**percentiles(times), "cold_start_s": round(cold, 2), "server_rss_mb": round(rss, 1)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def ingestion_throughput(settings: Settings, kb: str) -> dict[str, float]:
+    """Re-ingest one sample knowledge base into a scratch folder (warm embedding cache) and cold (empty cache)."""
+    from ingest.pipeline import run_ingest
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = settings.model_copy(update={"data_dir": Path(tmp) / "warm", "embed_cache": settings.embed_cache_path})
+        s = run_ingest(warm, kb, [settings.corpus_dir / kb])
+        out["warm_chunks_per_s"] = round(s.chunks / s.seconds, 1)
+        out["chunks"] = s.chunks
+        cold = settings.model_copy(update={"data_dir": Path(tmp) / "cold", "embed_cache": Path(tmp) / "cold.sqlite"})
+        s = run_ingest(cold, kb, [settings.corpus_dir / kb])
+        out["cold_chunks_per_s"] = round(s.chunks / s.seconds, 1)
+        out["cold_vectors_per_s"] = round(s.vectors / s.seconds, 1)
+    return out
+
+
+def build_synthetic(settings: Settings, service: KnowledgeService, kb: str, target: int) -> Settings:
+    """A ``target``-chunk index in a scratch data dir, made of copies of the sample's chunks."""
+    base = service.index(kb)
+    tokenizer = service.tokenizer
+    base_tokens = [tokenizer.tokens(c.bm25_text) for c in base.chunks]
+    base_vectors = np.asarray(base.vectors)
+    rng = np.random.default_rng(0)
+    chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
+    rows: list[int] = []
+    vectors: list[np.ndarray] = []
+    copy = 0
+    while len(chunks) < target:
+        for i, c in enumerate(base.chunks):
+            if len(chunks) >= target:
+                break
+            data = c.to_json()
+            data["id"] = f"{c.id}~{copy}"
+            data["doc_id"] = f"{c.doc_id}~{copy}"
+            chunks.append(Chunk.from_json(data))
+            tokens.append(base_tokens[i])
+        copy += 1
+    row_of = {}
+    for r, ci in enumerate(base.rows):
+        row_of.setdefault(int(ci), []).append(r)
+    for new_i in range(len(chunks)):
+        base_i = new_i % len(base.chunks)
+        for r in row_of.get(base_i, []):
+            noisy = base_vectors[r] + rng.normal(0, 0.02, base_vectors.shape[1]).astype(np.float32)
+            vectors.append(noisy / np.linalg.norm(noisy))
+            rows.append(new_i)
+    tmp = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    big = settings.model_copy(update={"data_dir": tmp, "embed_cache": settings.embed_cache_path, "kbs": [kb]})
+    layout = IndexLayout(tmp, kb)
+    vid = layout.new_version_id()
+    client = chroma_client(big)
+    collection = VectorCollection(client, collection_name(kb, vid), big.hnsw_search_ef)
+    manifest = {**base.manifest, "version": vid, "collection": collection.name, "vectors": len(vectors),
+                "documents": {}, "counts": {"synthetic": len(chunks)}}
+    VersionWriter(layout, vid).write(chunks, np.asarray(rows), np.stack(vectors), tokens, manifest, collection)
+    layout.activate(vid)
+    return big
+
+
+def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200) -> dict:
+    from rich.table import Table
+
+    queries = bench_queries(n_queries)
+    report: dict = {}
+    t = time.perf_counter()
+    service = KnowledgeService(settings)
+    service.warm()
+    report["service_load_s"] = round(time.perf_counter() - t, 2)
+    sizes = {kb: service.index(kb).size for kb in service.known_kbs()}
+    report["sample_chunks"] = sizes
+    report["sample_in_process_ms"] = in_process(service, queries)
+    report["sample_http_ms"] = over_http(settings, queries)
+    report["ingest"] = ingestion_throughput(settings, "canlian")
+    if large_chunks:
+        t = time.perf_counter()
+        big = build_synthetic(settings, service, "minzheng", large_chunks)
+        report["large_build_s"] = round(time.perf_counter() - t, 1)
+        big_service = KnowledgeService(big)
+        big_service.warm()
+        report["large_chunks"] = big_service.index("minzheng").size
+        report["large_in_process_ms"] = in_process(big_service, queries, kb_override="minzheng")
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    table = Table(title="kb bench（2 核，热启动）")
+    table.add_column("项目")
+    table.add_column("结果")
+    for key, value in report.items():
+        table.add_row(key, json.dumps(value, ensure_ascii=False))
+    console.print(table)
+    console.print(json.dumps(report, ensure_ascii=False))
+    return report

@@ -1,0 +1,184 @@
+"""Hybrid retrieval: dense vectors plus BM25 over jieba tokens, fused, filtered, deduplicated.
+
+The order of work matters for latency: one query embedding (~15 ms) is the floor,
+so everything else is array work over precomputed masks. Filters are applied to
+both candidate lists in Python rather than as Chroma ``where`` clauses (a
+``where`` on a large collection costs tens of milliseconds); when a filter is so
+selective that the approximate neighbours may miss the allowed chunks, the dense
+side is computed exactly over the allowed rows instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from kb.embedding import Embedder
+from kb.errors import InvalidQuery
+from kb.fusion import minmax_weighted, rrf
+from kb.index import LoadedIndex
+from kb.places import canonical_district
+from kb.records import LIBRARIES, Hit
+from kb.settings import Settings
+from kb.snippets import make_snippet
+from kb.synonyms import SynonymTable
+from kb.taxonomy import Taxonomy
+from kb.textnorm import normalize
+from kb.tokenize import ChineseTokenizer
+
+Mode = Literal["hybrid", "dense", "bm25"]
+EXACT_DENSE_BELOW = 0.25  # fraction of chunks allowed by the filters
+
+
+@dataclass
+class SearchRequest:
+    query: str
+    top_k: int = 5
+    libraries: list[str] | None = None
+    topics: list[str] | None = None
+    district: str | None = None
+    include_repealed: bool = False
+    mode: Mode = "hybrid"
+    use_synonyms: bool | None = None
+    dedupe: bool = True
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    took_ms: float
+    expansions: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+
+
+class Searcher:
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder: Embedder,
+        tokenizer: ChineseTokenizer,
+        synonyms: SynonymTable,
+        taxonomy: Taxonomy,
+        settings: Settings,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.synonyms = synonyms
+        self.taxonomy = taxonomy
+        self.settings = settings
+
+    def validate(self, req: SearchRequest) -> None:
+        if not req.query or not req.query.strip():
+            raise InvalidQuery("查询内容不能为空，请输入来电人的问题")
+        if len(req.query) > self.settings.max_query_chars:
+            raise InvalidQuery(
+                f"查询内容过长（{len(req.query)} 字），上限为 {self.settings.max_query_chars} 字，请概括后再查"
+            )
+        if not 1 <= req.top_k <= self.settings.max_top_k:
+            raise InvalidQuery(f"top_k 应在 1 到 {self.settings.max_top_k} 之间，实际为 {req.top_k}")
+        for lib in req.libraries or []:
+            if lib not in LIBRARIES:
+                raise InvalidQuery(f"未知的库“{lib}”，可选：{'、'.join(LIBRARIES)}")
+        for code in req.topics or []:
+            if not self.taxonomy.expand(code):
+                raise InvalidQuery(f"未知的主题代码“{code}”，请使用 taxonomy.yaml 中的主题或子主题代码")
+
+    def allowed_mask(self, req: SearchRequest) -> np.ndarray:
+        idx = self.index
+        mask = np.ones(idx.size, dtype=bool)
+        if req.libraries:
+            lib_mask = np.zeros(idx.size, dtype=bool)
+            for lib in req.libraries:
+                lib_mask |= idx.by_library.get(lib, False)
+            mask &= lib_mask
+        if req.topics:
+            topic_mask = np.zeros(idx.size, dtype=bool)
+            for code in req.topics:
+                for sub in self.taxonomy.expand(code):
+                    topic_mask |= idx.by_topic.get(sub, False)
+            mask &= topic_mask
+        district = canonical_district(req.district)
+        if district:
+            mask &= idx.citywide | idx.by_district.get(district, np.zeros(idx.size, dtype=bool))
+        if not req.include_repealed:
+            mask &= idx.in_force
+        return mask
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        started = time.perf_counter()
+        self.validate(req)
+        query = req.query.strip()
+        use_syn = self.settings.use_synonyms if req.use_synonyms is None else req.use_synonyms
+        expansions = self.synonyms.expansions(normalize(query)) if use_syn else []
+        expanded = " ".join([query, *expansions])
+        tokens = self.tokenizer.tokens(expanded)
+        mask = self.allowed_mask(req)
+        n_cand = max(self.settings.candidates, req.top_k * 4)
+
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mask.any():
+            if req.mode in ("hybrid", "dense"):
+                dense = self._dense(expanded, mask, n_cand)
+            if req.mode in ("hybrid", "bm25") and tokens:
+                lexical = self._bm25(tokens, mask, n_cand)
+
+        fused = self._fuse(dense, lexical)
+        dense_rank = {c: r for r, (c, _) in enumerate(dense, start=1)}
+        bm25_rank = {c: r for r, (c, _) in enumerate(lexical, start=1)}
+        hits: list[Hit] = []
+        seen_docs: set[str] = set()
+        for chunk_i, score in fused:
+            chunk = self.index.chunks[chunk_i]
+            if req.dedupe and chunk.doc_id in seen_docs:
+                continue
+            seen_docs.add(chunk.doc_id)
+            hits.append(Hit(chunk, score, "", dense_rank.get(chunk_i), bm25_rank.get(chunk_i)))
+            if len(hits) >= req.top_k:
+                break
+        for hit in hits:
+            hit.snippet = make_snippet(hit.chunk.text, tokens)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(query, hits, took, expansions, tokens)
+
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        s = self.settings
+        if not dense or not lexical:
+            return dense or lexical
+        if s.fusion == "weighted":
+            return minmax_weighted([dense, lexical], [s.dense_weight, s.bm25_weight])
+        return rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=s.rrf_k, weights=[s.dense_weight, s.bm25_weight])
+
+    def _dense(self, text: str, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
+        qv = self.embedder.embed_query(text)
+        idx = self.index
+        allowed_rows = mask[idx.rows]
+        if allowed_rows.mean() < EXACT_DENSE_BELOW:
+            rows = np.flatnonzero(allowed_rows)
+            sims = np.asarray(idx.vectors[rows]) @ qv
+            order = np.argsort(-sims)[: n * 3]
+            pairs = [(int(rows[o]), float(sims[o])) for o in order]
+        else:
+            pairs = idx.collection.query(qv, n * 3)
+        best: dict[int, float] = {}
+        for row, sim in pairs:
+            chunk_i = int(idx.rows[row])
+            if mask[chunk_i] and sim > best.get(chunk_i, -2.0):
+                best[chunk_i] = sim
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def _bm25(self, tokens: list[str], mask: np.ndarray, n: int) -> list[tuple[int, float]]:
+        scores = np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
+        scores = np.where(mask, scores, 0.0)
+        positive = int((scores > 0).sum())
+        if positive == 0:
+            return []
+        k = min(n, positive)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top]

@@ -1,0 +1,92 @@
+"""The knowledge service: one loaded index per knowledge base, shared by all requests.
+
+Models and indexes are loaded once (at service start) and reused; a new index
+version written by ``kb ingest`` is picked up on the next request after it
+appears, without a restart, because CURRENT is checked at most once a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from kb.contacts import ContactDirectory
+from kb.embedding import Embedder, get_embedder
+from kb.errors import UnknownKB
+from kb.index import IndexLayout, LoadedIndex, open_index
+from kb.search import SearchRequest, SearchResult, Searcher
+from kb.settings import Settings
+from kb.synonyms import SynonymTable
+from kb.taxonomy import Taxonomy, cached_taxonomy
+from kb.tokenize import ChineseTokenizer, get_tokenizer
+from kb.vectorstore import chroma_client
+
+RECHECK_SECONDS = 1.0
+
+
+@dataclass
+class _Loaded:
+    searcher: Searcher
+    contacts: ContactDirectory
+    checked: float
+
+
+class KnowledgeService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.taxonomy: Taxonomy = cached_taxonomy(settings.taxonomy_path)
+        self.embedder: Embedder = get_embedder(settings)
+        self.tokenizer: ChineseTokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
+        self.synonyms = SynonymTable.load(settings.corpus_dir / "synonyms.tsv")
+        self.client = chroma_client(settings)
+        self._loaded: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+
+    def known_kbs(self) -> list[str]:
+        root = self.settings.data_dir / "kbs"
+        found = {p.name for p in root.iterdir() if (p / "CURRENT").exists()} if root.exists() else set()
+        return sorted(found | set(self.settings.kbs))
+
+    def _load(self, kb: str) -> _Loaded:
+        index = open_index(IndexLayout(self.settings.data_dir, kb), self.embedder, self.client, self.settings.hnsw_search_ef)
+        searcher = Searcher(index, self.embedder, self.tokenizer, self.synonyms, self.taxonomy, self.settings)
+        return _Loaded(searcher, ContactDirectory(index.chunks, self.taxonomy), time.monotonic())
+
+    def _get(self, kb: str) -> _Loaded:
+        if not kb or "/" in kb or kb.startswith("."):
+            raise UnknownKB(f"未知的知识库“{kb}”")
+        now = time.monotonic()
+        loaded = self._loaded.get(kb)
+        if loaded is not None and now - loaded.checked < RECHECK_SECONDS:
+            return loaded
+        with self._lock:
+            loaded = self._loaded.get(kb)
+            if loaded is not None:
+                live = IndexLayout(self.settings.data_dir, kb).current()
+                if live == loaded.searcher.index.vid or live is None:
+                    loaded.checked = now
+                    return loaded
+            self._loaded[kb] = self._load(kb)
+            return self._loaded[kb]
+
+    def warm(self) -> dict[str, str]:
+        """Load every configured knowledge base; returns kb → error text for those that failed."""
+        errors = {}
+        for kb in self.known_kbs():
+            try:
+                self._get(kb)
+            except Exception as exc:  # noqa: BLE001 - reported by /healthz, not fatal at start-up
+                errors[kb] = getattr(exc, "message", str(exc))
+        self.tokenizer.tokens("预热")
+        self.embedder.embed_query("预热")
+        return errors
+
+    def index(self, kb: str) -> LoadedIndex:
+        return self._get(kb).searcher.index
+
+    def search(self, kb: str, request: SearchRequest) -> SearchResult:
+        return self._get(kb).searcher.search(request)
+
+    def contacts(self, kb: str) -> ContactDirectory:
+        return self._get(kb).contacts

@@ -1,0 +1,70 @@
+"""One settings object for the whole product.
+
+Every knob is an environment variable with the prefix ``KB_`` (for example
+``KB_DATA_DIR``, ``KB_EMBEDDER``, ``KB_CHROMA_URL``) so that a deployment is
+configured without touching code, and nonsense is refused at start-up instead of
+surfacing as a strange answer on a live call.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Where indexes, caches and reports live")
+    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Sample libraries and shared dictionaries")
+    embed_cache: Path | None = Field(
+        default=None, description="SQLite embedding cache; defaults to <data_dir>/embed_cache.sqlite"
+    )
+    embedder: str = Field(default="e5-small-q4", description="'e5-small-q4' or 'st:<local path or model name>'")
+    query_prefix: str | None = Field(default=None, description="Query prefix for st: models; E5 uses 'query: '")
+    passage_prefix: str | None = Field(default=None, description="Passage prefix for st: models; E5 uses 'passage: '")
+    embed_threads: int = Field(default=2, ge=1, le=64)
+    chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; embedded if unset")
+    kbs: list[str] = Field(default_factory=lambda: ["minzheng", "canlian"])
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    bm25_weight: float = Field(default=1.0, ge=0.0)
+    candidates: int = Field(default=60, ge=10, le=1000, description="Candidates taken from each retriever")
+    use_synonyms: bool = True
+    max_query_chars: int = Field(default=500, ge=10)
+    max_top_k: int = Field(default=50, ge=1)
+    chunk_chars: int = Field(default=400, ge=100, description="Target policy chunk size in characters")
+    chunk_overlap: int = Field(default=40, ge=0)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    hnsw_search_ef: int = Field(default=200, ge=10)
+    llm_url: str | None = None
+    log_level: str = "INFO"
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value != "e5-small-q4" and not (value.startswith("st:") and len(value) > 3):
+            raise ValueError(f"KB_EMBEDDER={value!r} 无效：可选 'e5-small-q4' 或 'st:<本地模型路径或名称>'")
+        return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"KB_CHROMA_URL={value!r} 必须以 http:// 或 https:// 开头")
+        return value or None
+
+    @cached_property
+    def embed_cache_path(self) -> Path:
+        return self.embed_cache or self.data_dir / "embed_cache.sqlite"
+
+    @property
+    def taxonomy_path(self) -> Path:
+        return self.corpus_dir / "taxonomy.yaml"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up everything on a fresh machine: virtual environment, torch 2.13.0 (CPU build, first,
+# so nothing pulls CUDA), the package with its extras, and the index of the bundled sample corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e ".[st,test]"
+# The sample index: unchanged documents are skipped, vectors come from the embedding cache.
+.venv/bin/kb ingest

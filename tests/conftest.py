@@ -1,0 +1,55 @@
+"""Shared fixtures: real indexes (real Chroma on disk, real bundled embedder).
+
+Vectors are cached by text in the project's embedding cache (filled by
+scripts/setup.sh), so building an index here costs tokenisation and Chroma
+writes, not embedding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import run_ingest
+from kb.settings import PROJECT_ROOT, Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINI = FIXTURES / "mini"
+SHARED_CACHE = PROJECT_ROOT / "data" / "embed_cache.sqlite"
+EXTERNAL = PROJECT_ROOT.parent / "shared" / "external"
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    return Settings(data_dir=data_dir, embed_cache=SHARED_CACHE, corpus_dir=PROJECT_ROOT / "corpus", **overrides)
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory) -> Settings:
+    """Both sample knowledge bases, built once per test session."""
+    settings = make_settings(tmp_path_factory.mktemp("sample"))
+    for kb in settings.kbs:
+        summary = run_ingest(settings, kb, [settings.corpus_dir / kb])
+        assert summary.rejections == [], [str(r) for r in summary.rejections]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_service(sample_settings):
+    from kb.service import KnowledgeService
+
+    return KnowledgeService(sample_settings)
+
+
+@pytest.fixture()
+def mini_corpus(tmp_path) -> Path:
+    """A private, writable copy of the small test corpus."""
+    target = tmp_path / "mini"
+    shutil.copytree(MINI, target)
+    return target
+
+
+@pytest.fixture()
+def mini_settings(tmp_path) -> Settings:
+    return make_settings(tmp_path / "data", kbs=["mini"])
