@@ -6,7 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
 from api.routes import contacts, health, search
@@ -31,6 +32,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        """Refuse oversized bodies before reading them: one agent's paste must not stall the service."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+            return JSONResponse(
+                status_code=413,
+                content={"detail": f"请求体过大（{int(length) / 1048576:.1f} MB），上限为 "
+                                   f"{settings.max_upload_bytes / 1048576:.1f} MB", "error": "PayloadTooLarge"},
+            )
+        return await call_next(request)
+
     app.include_router(search.router)
     app.include_router(contacts.router)
     app.include_router(health.router)

@@ -8,15 +8,18 @@ common colloquial names) to the query; it never removes the caller's own words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from kb.textnorm import normalize
 
 
-@dataclass(frozen=True)
 class SynonymTable:
-    pairs: tuple[tuple[str, str], ...]
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self.pairs = pairs
+        self._by_length = sorted({t for pair in pairs for t in pair}, key=lambda t: (-len(t), t))
+        self._official: dict[str, list[str]] = {}
+        for colloquial, official in pairs:
+            self._official.setdefault(colloquial, []).append(official)
 
     @classmethod
     def load(cls, path: Path) -> "SynonymTable":
@@ -37,11 +40,24 @@ class SynonymTable:
         return cls(tuple(pairs))
 
     def expansions(self, normalized_query: str) -> list[str]:
-        """Official terms for every colloquial term found in the query, in a stable order."""
+        """Official terms for the colloquial terms found in the query, in a stable order.
+
+        Longer terms claim their characters first, so 护理补贴 inside 失能护理补贴 does not
+        also pull in 重度残疾人护理补贴 (a different benefit of a different office).
+        """
+        claimed = [False] * len(normalized_query)
         found: list[str] = []
-        for colloquial, official in self.pairs:
-            if colloquial in normalized_query and official not in normalized_query and official not in found:
-                found.append(official)
+        for term in self._by_length:
+            start = normalized_query.find(term)
+            while start != -1:
+                span = range(start, start + len(term))
+                if not all(claimed[i] for i in span):
+                    for i in span:
+                        claimed[i] = True
+                    for official in self._official.get(term, ()):
+                        if official not in normalized_query and official not in found:
+                            found.append(official)
+                start = normalized_query.find(term, start + 1)
         return found
 
     def terms(self) -> set[str]:
