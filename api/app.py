@@ -10,15 +10,32 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
-from api.routes import contacts, health, search
+from api.routes import classify, contacts, health, reply, search
+from kb.privacy import install_log_masking
+from kb.reply.service import ReplyService
 from kb.service import KnowledgeService
 from kb.settings import Settings
 
 log = logging.getLogger("kb.api")
 
 
+def _load_classifier(settings: Settings, service: KnowledgeService):
+    from kb.classify.classifier import TicketClassifier
+    from kb.classify.training import model_dir
+    from kb.errors import KBError
+
+    try:
+        return TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy), ""
+    except KBError as exc:
+        log.warning("ticket classifier not loaded: %s", exc.message)
+        return None, exc.message
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    install_log_masking()
+    install_log_masking(logging.getLogger("uvicorn.access"))
+    install_log_masking(logging.getLogger("uvicorn.error"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("knowledge base %s not loaded: %s", kb, message)
         app.state.settings = settings
         app.state.service = service
+        app.state.classifier, app.state.classifier_error = _load_classifier(settings, service)
+        app.state.composer = ReplyService(service, settings)
         yield
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
@@ -48,4 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(contacts.router)
     app.include_router(health.router)
+    app.include_router(classify.router)
+    app.include_router(reply.router)
     return app

@@ -127,11 +127,26 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
 ) -> None:
     """启动 HTTP 服务。"""
+    import copy
+    import logging
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from api.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    settings = Settings()
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config.setdefault("filters", {})["mask"] = {"()": "kb.privacy.MaskingFilter"}
+    log_config["handlers"]["app"] = {"class": "logging.StreamHandler", "formatter": "default",
+                                     "stream": "ext://sys.stderr", "filters": ["mask"]}
+    log_config["loggers"]["kb"] = {"handlers": ["app"], "level": settings.log_level, "propagate": False}
+    for handler in log_config["handlers"].values():
+        filters = handler.setdefault("filters", [])
+        if "mask" not in filters:
+            filters.append("mask")
+    logging.getLogger("kb").setLevel(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config)
 
 
 @eval_app.command("retrieval")
@@ -144,6 +159,90 @@ def eval_retrieval(
 
     report = run_retrieval_eval(Settings(), data or DEFAULT_DATA)
     print_report(report, console)
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@app.command("train-classifier")
+def train_classifier_cmd() -> None:
+    """用 corpus/tickets 训练工单分类模型（在 dev 上调参和校准，不接触 test）。"""
+    from kb.classify.training import train_classifier
+
+    report = train_classifier(Settings())
+    table = Table(title=f"工单分类模型 {report.version}")
+    for col in ("方法", "C", "dev 行业准确率", "dev 子主题 macro-F1"):
+        table.add_column(col, justify="right")
+    for row in report.grid:
+        mark = " ←" if row == report.chosen else ""
+        table.add_row(row["method"], str(row["c"]), f"{row['industry_accuracy']:.4f}",
+                      f"{row['subtopic_macro_f1']:.4f}{mark}")
+    console.print(table)
+    console.print(f"训练 {report.train} 条，dev {report.dev} 条；温度 {report.temperature:.3f}；"
+                  f"复核阈值 {report.review_threshold}；已保存 {report.path}")
+
+
+@app.command()
+def classify(
+    text: Annotated[str | None, typer.Argument(help="单条工单文本")] = None,
+    kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+    file: Annotated[Path | None, typer.Option("--file", help="批量工单 CSV/XLSX（需有 text 列）")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="结果 XLSX/CSV")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """工单行业确认 / 剔除申报。"""
+    from eval.classify import load_classifier
+    from kb.classify.batch import classify_file
+
+    settings = Settings()
+    try:
+        clf = load_classifier(settings)
+        if file is not None:
+            summary = classify_file(clf, file, kb, out, console=err)
+            table = Table(title=f"批量分类结果（{kb}）")
+            for col in ("工单数", "行业确认", "剔除申报", "需复核", "风险工单", "耗时"):
+                table.add_column(col, justify="right")
+            table.add_row(*[str(summary[k]) for k in ("total", "in_scope", "filtered", "needs_review", "risky")],
+                          f"{summary['seconds']:.1f}s")
+            console.print(table)
+            if summary.get("by_department"):
+                console.print("剔除去向：" + "，".join(f"{k} {v}" for k, v in summary["by_department"].items()))
+            console.print(f"结果已写入 {summary['out']}")
+            return
+        if not text:
+            err.print("[red]错误：[/red]请提供工单文本或 --file")
+            raise typer.Exit(2)
+        decision = clf.classify(text, kb)
+    except KBError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(decision.to_json(), ensure_ascii=False, indent=1) + "\n")
+        return
+    verdict = "[green]行业确认[/green]" if decision.in_scope else "[yellow]剔除申报[/yellow]"
+    what = decision.subtopic or decision.department
+    console.print(f"{verdict} {decision.industry}:{what} 置信度 {decision.confidence:.2f}"
+                  + (" [red]需复核[/red]" if decision.needs_review else ""))
+    for r in decision.reasons:
+        console.print(f"  · {r}")
+    if decision.filter_reason:
+        console.print(f"  剔除理由：{decision.filter_reason}")
+    if decision.risk["level"] != "none":
+        console.print(f"  [red]风险 {decision.risk['level']}[/red]：" + "、".join(s["name"] for s in decision.risk["signals"]))
+
+
+@eval_app.command("classify")
+def eval_classify(
+    external: Annotated[bool, typer.Option("--external", help="同时统计外部真实留言（teddy2020c）的剔除比例")] = False,
+    split: Annotated[str, typer.Option("--split")] = "test",
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+) -> None:
+    """工单分类评测（test 划分）：行业准确率、剔除精确率/召回率、子主题 macro-F1、易混淆对、可靠性表。"""
+    from eval.classify import print_classify_report, run_classify_eval, run_external_eval
+
+    settings = Settings()
+    report = run_classify_eval(settings, split)
+    if external:
+        report["external"] = run_external_eval(settings)
+    print_classify_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -151,6 +151,7 @@ class LoadedIndex:
         self.by_library: dict[str, np.ndarray] = {}
         self.by_topic: dict[str, np.ndarray] = {}
         self.by_district: dict[str, np.ndarray] = {}
+        self.position: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
         self.citywide = np.zeros(n, dtype=bool)
         self.in_force = np.zeros(n, dtype=bool)
         for i, c in enumerate(self.chunks):

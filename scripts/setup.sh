@@ -9,6 +9,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[st,test]"
+.venv/bin/python -m pip install -q -e ".[st,llm,test]"
 # The sample index: unchanged documents are skipped, vectors come from the embedding cache.
 .venv/bin/kb ingest
