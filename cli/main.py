@@ -229,6 +229,50 @@ def classify(
         console.print(f"  [red]风险 {decision.risk['level']}[/red]：" + "、".join(s["name"] for s in decision.risk["signals"]))
 
 
+@eval_app.command("reply")
+def eval_reply(
+    data: Annotated[Path | None, typer.Option("--data")] = None,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+) -> None:
+    """建议答复评测：引用精确率/召回率、关键事实覆盖率、联系方式正确率、转办精确率/召回率。"""
+    from eval.reply import DEFAULT_DATA, print_reply_report, run_reply_eval
+
+    report = run_reply_eval(Settings(), data or DEFAULT_DATA)
+    print_reply_report(report, console)
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@app.command()
+def reply(
+    question: Annotated[str, typer.Argument(help="来电人的问题")],
+    kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+    district: Annotated[str | None, typer.Option("--district", "-d")] = None,
+    street: Annotated[str | None, typer.Option("--street", "-s")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """生成坐席可直接宣读的建议答复（含依据、联系方式、追问）。"""
+    from kb.reply.service import ReplyService
+    from kb.service import KnowledgeService
+
+    settings = Settings()
+    try:
+        result = ReplyService(KnowledgeService(settings), settings).reply(question, kb, district, street)
+    except KBError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n")
+        return
+    console.print(result.reply)
+    for b in result.basis:
+        console.print(f"[dim]依据 [{b['type']}] {b['id']} {b.get('doc_no') or ''} {b.get('article') or ''}[/dim]")
+    for q in result.follow_up:
+        console.print(f"[cyan]追问[/cyan] {q}")
+    if result.escalate:
+        console.print(f"[yellow]需转办：{result.escalate_reason}[/yellow]")
+    console.print(f"[dim]置信度 {result.confidence:.2f}，{result.took_ms:.0f} ms[/dim]")
+
+
 @eval_app.command("classify")
 def eval_classify(
     external: Annotated[bool, typer.Option("--external", help="同时统计外部真实留言（teddy2020c）的剔除比例")] = False,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,18 @@ DEFAULT_DATA = Path(__file__).parent / "data" / "retrieval_dev.jsonl"
 METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
 
 # name → (search mode, synonyms on, settings overrides)
+NO_CAP = {"library_cap": 1.0}
+RRF = {"fusion": "rrf"}
+WEIGHTED = {"fusion": "weighted"}
 VARIANTS: dict[str, tuple[str, bool, dict[str, Any]]] = {
-    "dense": ("dense", False, {}),
-    "bm25": ("bm25", False, {}),
-    "hybrid": ("hybrid", False, {}),
-    "hybrid+synonyms": ("hybrid", True, {}),
-    "hybrid+synonyms (weighted fusion)": ("hybrid", True, {"fusion": "weighted"}),
+    "dense": ("dense", False, NO_CAP),
+    "bm25": ("bm25", False, NO_CAP),
+    "hybrid (rrf)": ("hybrid", False, {**NO_CAP, **RRF}),
+    "hybrid (weighted)": ("hybrid", False, {**NO_CAP, **WEIGHTED}),
+    "hybrid+synonyms (rrf)": ("hybrid", True, {**NO_CAP, **RRF}),
+    "hybrid+synonyms (weighted)": ("hybrid", True, {**NO_CAP, **WEIGHTED}),
+    "hybrid+synonyms+library mix (rrf)": ("hybrid", True, {"library_cap": 0.4, **RRF}),
+    "hybrid+synonyms+library mix (weighted, default)": ("hybrid", True, {"library_cap": 0.4, **WEIGHTED}),
 }
 
 
@@ -88,7 +93,7 @@ def print_report(report: dict[str, Any], console) -> None:
     from rich.table import Table
 
     table = Table(title=f"检索评测（{report['queries']} 条查询，{report['data']}）")
-    table.add_column("方法")
+    table.add_column("方法", min_width=30)
     for m in [*METRICS, "p50_ms", "top5未命中"]:
         table.add_column(m, justify="right")
     for name, row in report["variants"].items():

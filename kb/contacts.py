@@ -23,21 +23,21 @@ class ContactDirectory:
                 self.places.add_street(c.street, c.districts[0])
 
     def lookup(self, district: str | None = None, street: str | None = None, topic: str | None = None) -> list[Chunk]:
-        """Offices matching the filters, street level first, then district, then citywide."""
+        """Offices of exactly the level asked for: a street's own offices, a district's district-level
+        offices, or (neither given) every office, street level first. Fallbacks are the caller's choice."""
         district = canonical_district(district)
-        if street and not district:
-            district = self.places.streets.get(street) or self.places.streets.get(street.removesuffix("街道"))
         wanted = set(self.taxonomy.expand(topic)) if topic else None
         out = []
         for c in self.contacts:
             if wanted is not None and not wanted & set(c.topics):
                 continue
             level = c.extra.get("level", "")
-            if street and level == "街乡镇" and c.street != street and c.street.removesuffix("街道") != street.removesuffix("街道"):
-                continue
-            if district and c.districts and c.districts[0] != district:
-                continue
-            if district and not street and level == "街乡镇":
+            if street:
+                if c.street.removesuffix("街道") != street.removesuffix("街道"):
+                    continue
+                if district and c.districts and c.districts[0] != district:
+                    continue
+            elif district and (level != "区" or not c.districts or c.districts[0] != district):
                 continue
             out.append(c)
         return sorted(out, key=lambda c: (_LEVEL_ORDER.get(c.extra.get("level", ""), 3), c.id))

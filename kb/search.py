@@ -55,6 +55,26 @@ class SearchResult:
     tokens: list[str] = field(default_factory=list)
 
 
+def diversify(hits: list[Hit], top_k: int, cap_share: float, window: int = 5) -> list[Hit]:
+    """Re-rank so that no ``window`` consecutive results hold more than ``cap_share`` of one library.
+
+    An agent needs the standard answer, the clause it rests on and the office side
+    by side; without a cap, five near-identical standard answers crowd out the policy.
+    Within that constraint the fused order is kept.
+    """
+    if cap_share >= 1.0:
+        return hits[:top_k]
+    cap = max(1, int(round(window * cap_share)))
+    remaining = list(hits)
+    chosen: list[Hit] = []
+    while remaining and len(chosen) < top_k:
+        recent = [h.chunk.library for h in chosen[-(window - 1):]]
+        pick = next((h for h in remaining if recent.count(h.chunk.library) < cap), remaining[0])
+        chosen.append(pick)
+        remaining.remove(pick)
+    return chosen
+
+
 class Searcher:
     def __init__(
         self,
@@ -139,8 +159,9 @@ class Searcher:
                 continue
             seen_docs.add(chunk.doc_id)
             hits.append(Hit(chunk, score, "", dense_rank.get(chunk_i), bm25_rank.get(chunk_i)))
-            if len(hits) >= req.top_k:
+            if len(hits) >= req.top_k * 3:
                 break
+        hits = diversify(hits, req.top_k, self.settings.library_cap if not req.libraries else 1.0)
         for hit in hits:
             hit.snippet = make_snippet(hit.chunk.text, tokens)
         took = (time.perf_counter() - started) * 1000

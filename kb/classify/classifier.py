@@ -72,6 +72,10 @@ class TicketClassifier:
             table.setdefault(pair.outside, []).extend(pair.outside_keywords)
         return {k: sorted({normalize(w) for w in v}, key=len, reverse=True) for k, v in table.items()}
 
+    def in_scope_probability(self, text: str, kb: str) -> float:
+        proba, _ = self.model.proba([text])
+        return float(self.model.industry_proba(proba).get(kb, np.zeros(1))[0])
+
     def classify(self, text: str, kb: str) -> Decision:
         return self.classify_many([text], kb)[0]
 

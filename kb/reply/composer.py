@@ -9,7 +9,9 @@ reading a guess aloud is worse than an agent saying "I will pass this on".
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +30,54 @@ ESCALATION_TEXT = ("您好，您反映的问题我已经详细记录。目前知
 
 @dataclass
 class ReplyConfig:
-    answer_threshold: float = 0.5  # minimum answerability to answer instead of escalating
+    """Gates a question must pass to be answered; set on eval/data/replies_dev.jsonl (kb eval reply)."""
+
+    min_cosine: float = 0.92  # query vs the answer's question/variants (E5 cosines are compressed near 0.8–1.0)
+    sure_cosine: float = 0.95  # above this the lexical gate is waived
+    min_coverage: float = 0.4  # share of the question's words found in the answer
+    min_in_scope: float = 0.1  # ticket classifier's P(question belongs to this kb), when a model is trained
     max_contacts: int = 2
+
+
+# A question asking for a kind of fact the chosen answer does not contain cannot be answered by it.
+_ASKS = [
+    (re.compile(r"百分之|比例|几成|%"), re.compile(r"%|百分之|成|比例")),
+    (re.compile(r"多少钱|多少元|几块|给多少|补多少|领多少|能补|报销多少"), re.compile(r"\d+(?:\.\d+)?元|元/|免费|全额|减免")),
+    (re.compile(r"哪天|几号|什么时候开|具体日期"), re.compile(r"\d+月|\d+日|每年|每月|工作日|随时")),
+    (re.compile(r"免费吗|能免费|要钱吗|收费吗|收不收费"), re.compile(r"免费|收费|不收|减免|\d+元")),
+]
+
+
+# The knowledge base holds rules in force, not forecasts or live status: such questions are registered.
+_FORECAST_OR_LIVE = re.compile(r"明年|后年|下半年|以后会不会|会不会(?:涨|调|提高|取消)|能涨到|涨多少|什么时候涨|今天还有|现在还有几|排到第几|还剩几")
+
+
+@dataclass
+class Answerability:
+    cosine: float
+    coverage: float
+    in_scope: float | None
+    type_ok: bool
+    forecast_or_live: bool = False
+
+    def failed(self, cfg: ReplyConfig) -> str | None:
+        if self.forecast_or_live:
+            return "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
+        if self.cosine < cfg.min_cosine:
+            return f"最接近的标准答复相似度 {self.cosine:.3f} 低于 {cfg.min_cosine}"
+        if self.coverage < cfg.min_coverage and self.cosine < cfg.sure_cosine:
+            return f"问题中的关键词只有 {self.coverage:.0%} 出现在最接近的标准答复中"
+        if self.in_scope is not None and self.in_scope < cfg.min_in_scope:
+            return f"问题属于本知识库职责的概率仅 {self.in_scope:.2f}，可能属于其他部门"
+        if not self.type_ok:
+            return "来电人询问的具体信息（金额、比例或日期）不在标准答复中"
+        return None
+
+    @property
+    def confidence(self) -> float:
+        """Cosine mapped from the [0.88, 0.97] band to 0..1, scaled down by weak lexical overlap."""
+        base = float(np.clip((self.cosine - 0.88) / 0.09, 0.0, 1.0))
+        return round(base * (0.5 + 0.5 * min(1.0, self.coverage / 0.6)), 4)
 
 
 @dataclass
@@ -60,24 +108,29 @@ def _basis(chunk: Chunk, kind: str) -> dict:
 
 
 class ReplyComposer:
-    def __init__(self, service: KnowledgeService, followups: FollowUpRules, config: ReplyConfig | None = None) -> None:
+    def __init__(
+        self,
+        service: KnowledgeService,
+        followups: FollowUpRules,
+        config: ReplyConfig | None = None,
+        scope_check: Callable[[str, str], float] | None = None,
+    ) -> None:
         self.service = service
         self.followups = followups
         self.config = config or ReplyConfig()
+        self.scope_check = scope_check
 
-    def answerability(self, kb: str, question: str, answer: Chunk) -> float:
-        """How well the best standard answer matches: cosine to its question and variants, rescaled to 0..1.
-
-        E5's cosines sit in a narrow band (unrelated Chinese text still scores ≈0.75),
-        so the raw cosine is mapped from [0.80, 0.93] to [0, 1]; the band was set on
-        eval/data/replies_dev.jsonl, where answerable questions score above it and
-        the unanswerable ones below.
-        """
+    def answerability(self, kb: str, question: str, answer: Chunk) -> Answerability:
         index = self.service.index(kb)
         rows = np.flatnonzero(index.rows == index.position[answer.id])
         qv = self.service.embedder.embed_query(question)
-        cos = float((np.asarray(index.vectors[rows]) @ qv).max())
-        return float(np.clip((cos - 0.80) / 0.13, 0.0, 1.0))
+        cosine = float((np.asarray(index.vectors[rows]) @ qv).max())
+        q_tokens = set(self.service.tokenizer.tokens(question))
+        a_tokens = set(self.service.tokenizer.tokens(answer.bm25_text))
+        coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
+        in_scope = self.scope_check(question, kb) if self.scope_check else None
+        type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
+        return Answerability(cosine, coverage, in_scope, type_ok, bool(_FORECAST_OR_LIVE.search(question)))
 
     def compose(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
         started = time.perf_counter()
@@ -89,13 +142,17 @@ class ReplyComposer:
         street = street or found_street
         answers = self.service.search(kb, SearchRequest(question, top_k=3, libraries=["answer"], district=district)).hits
         best = answers[0].chunk if answers else None
-        confidence = self.answerability(kb, question, best) if best else 0.0
-        if best is None or confidence < self.config.answer_threshold:
-            reply = self._escalation(question, district, street, confidence, started)
-            return reply
-        clause = self._governing_clause(kb, best, question)
+        if best is None:
+            return self._escalation(question, district, street, 0.0, "知识库中没有相关的标准答复", started)
+        gate = self.answerability(kb, question, best)
+        confidence = gate.confidence
+        failure = gate.failed(self.config)
+        if failure:
+            return self._escalation(question, district, street, confidence, failure, started)
+        clauses = self._governing_clauses(kb, best, question)
+        clause = clauses[0] if clauses else None
         contacts = self._contacts(kb, district, street, best.topics)
-        basis = [_basis(best, "answer")] + ([_basis(clause, "policy")] if clause else []) + \
+        basis = [_basis(best, "answer")] + [_basis(c, "policy") for c in clauses] + \
                 [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
                   "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
         conflicts = self._conflicts(best, clause)
@@ -104,23 +161,29 @@ class ReplyComposer:
         return Reply(question, text, basis, [self._contact_json(c) for c in contacts], follow_up, round(confidence, 4),
                      False, None, district, street, conflicts, None, round((time.perf_counter() - started) * 1000, 2))
 
-    def _escalation(self, question: str, district: str | None, street: str | None, confidence: float, started: float) -> Reply:
-        reason = ("知识库中没有与该问题足够匹配的标准答复（匹配度 "
-                  f"{confidence:.2f}，低于 {self.config.answer_threshold:.2f}），需登记转办")
+    @staticmethod
+    def _escalation(question: str, district: str | None, street: str | None, confidence: float, why: str,
+                    started: float) -> Reply:
+        reason = f"{why}，知识库无法可靠答复，需登记转办"
         return Reply(question, ESCALATION_TEXT, [], [], [], round(confidence, 4), True, reason, district, street, [], None,
                      round((time.perf_counter() - started) * 1000, 2))
 
-    def _governing_clause(self, kb: str, answer: Chunk, question: str) -> Chunk | None:
-        """The in-force clause the answer cites; otherwise the best in-force clause on the same topics."""
+    def _governing_clauses(self, kb: str, answer: Chunk, question: str) -> list[Chunk]:
+        """The in-force clauses the answer cites, in its order; else the best in-force clause on its topics.
+
+        A reference to a superseded document is never followed: repealed text is not cited.
+        """
         index = self.service.index(kb)
-        by_id = index.position
+        out: list[Chunk] = []
         for ref in answer.extra.get("policy_refs", []):
             key = f"{ref['doc']}#{ref['article']}"
-            i = by_id.get(key, by_id.get(f"{key}-1"))
-            if i is not None and index.chunks[i].in_force:
-                return index.chunks[i]
+            i = index.position.get(key, index.position.get(f"{key}-1"))
+            if i is not None and index.chunks[i].in_force and all(c.id != index.chunks[i].id for c in out):
+                out.append(index.chunks[i])
+        if out:
+            return out
         hits = self.service.search(kb, SearchRequest(question, top_k=1, libraries=["policy"], topics=answer.topics)).hits
-        return hits[0].chunk if hits else None
+        return [hits[0].chunk] if hits else []
 
     def _contacts(self, kb: str, district: str | None, street: str | None, topics: list[str]) -> list[Chunk]:
         directory = self.service.contacts(kb)
@@ -129,12 +192,12 @@ class ReplyComposer:
             if street:
                 chosen += directory.lookup(district=district, street=street, topic=topic)
             if district:
-                chosen += [c for c in directory.lookup(district=district, topic=topic) if c.extra.get("level") == "区"]
+                chosen += directory.lookup(district=district, topic=topic)
             if not chosen:
                 chosen += [c for c in directory.lookup(topic=topic) if c.extra.get("level") == "市"]
             if chosen:
                 break
-        unique = list(dict.fromkeys(chosen))
+        unique = list({c.id: c for c in chosen}.values())
         return unique[: self.config.max_contacts]
 
     @staticmethod

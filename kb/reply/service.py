@@ -31,7 +31,7 @@ class ReplyService:
     def __init__(self, service: KnowledgeService, settings: Settings) -> None:
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
-        self.composer = ReplyComposer(service, rules)
+        self.composer = ReplyComposer(service, rules, scope_check=_scope_check(settings, service))
         self._llm = None
 
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -66,3 +66,22 @@ class ReplyService:
             self._llm = OpenAILike(model="default", api_base=self.settings.llm_url, api_key="not-needed",
                                    is_chat_model=True, temperature=0.0, timeout=20, max_retries=0)
         return str(self._llm.complete(prompt).text)
+
+
+def _scope_check(settings: Settings, service: KnowledgeService):
+    """P(question belongs to the kb's industry) from the ticket classifier, or None when none is trained."""
+    from kb.classify.classifier import TicketClassifier
+    from kb.classify.training import model_dir
+    from kb.errors import KBError
+
+    try:
+        clf = TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy)
+    except KBError:
+        return None
+
+    def check(question: str, kb: str) -> float:
+        if kb not in service.taxonomy.industries:
+            return 1.0
+        return clf.in_scope_probability(question, kb)
+
+    return check
