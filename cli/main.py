@@ -164,11 +164,16 @@ def eval_retrieval(
 
 
 @app.command("train-classifier")
-def train_classifier_cmd() -> None:
-    """用 corpus/tickets 训练工单分类模型（在 dev 上调参和校准，不接触 test）。"""
+def train_classifier_cmd(
+    if_changed: Annotated[bool, typer.Option("--if-changed", help="训练数据未变时跳过")] = False,
+) -> None:
+    """用 corpus/tickets 与知识库训练工单分类模型（在 dev 上调参和校准，不接触 test）。"""
     from kb.classify.training import train_classifier
 
-    report = train_classifier(Settings())
+    report = train_classifier(Settings(), force=not if_changed)
+    if report.skipped:
+        console.print(f"训练数据未变，沿用模型 {report.version}")
+        return
     table = Table(title=f"工单分类模型 {report.version}")
     for col in ("方法", "C", "dev 行业准确率", "dev 子主题 macro-F1"):
         table.add_column(col, justify="right")

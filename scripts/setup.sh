@@ -12,3 +12,5 @@ fi
 .venv/bin/python -m pip install -q -e ".[st,llm,test]"
 # The sample index: unchanged documents are skipped, vectors come from the embedding cache.
 .venv/bin/kb ingest
+# The ticket classifier (retrained only when tickets or the knowledge base changed).
+.venv/bin/kb train-classifier --if-changed

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from kb.classify.tickets import Ticket, data_hash, split_label
-from kb.privacy import mask
+from kb.privacy import TAGS, mask
 from kb.textnorm import normalize
 
 FORMAT_VERSION = 1
@@ -46,9 +46,13 @@ class WordAnalyzer:
         return get_tokenizer(self.corpus_dir, self.cache_dir).tokens(text)
 
 
+_MASK_TAGS = re.compile("|".join(re.escape(t) for t in TAGS.values()))
+
+
 def prepare(text: str) -> str:
-    """What the model sees: masked personal data, normalised characters, no opening boilerplate."""
-    return _BOILERPLATE.sub("", normalize(mask(text)))
+    """What the model sees: personal data removed (masked, then the tags dropped, since a caller's
+    phone number says nothing about the topic), normalised characters, no opening boilerplate."""
+    return _BOILERPLATE.sub("", normalize(_MASK_TAGS.sub("", mask(text))))
 
 
 def _fit_temperature(logits: np.ndarray, classes: list[str], gold_labels: list[str]) -> float:

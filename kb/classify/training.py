@@ -12,8 +12,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from kb.classify.kbexamples import kb_examples, policy_examples
-from kb.classify.model import TicketModel, WordAnalyzer
-from kb.classify.tickets import Ticket, load_tickets, split_files, split_label
+from kb.classify.model import TicketModel, WordAnalyzer, _extra_hash
+from kb.classify.tickets import Ticket, data_hash, load_tickets, split_files, split_label
 from kb.settings import PROJECT_ROOT, Settings
 from kb.taxonomy import cached_taxonomy
 
@@ -32,6 +32,7 @@ class TrainingReport:
     grid: list[dict]
     temperature: float
     review_threshold: float
+    skipped: bool = False
 
 
 def model_dir(settings: Settings) -> Path:
@@ -74,10 +75,26 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float 
     return 0.95
 
 
-def train_classifier(settings: Settings) -> TrainingReport:
+def current_model_if_fresh(settings: Settings, train: list[Ticket], extra: list[tuple[str, str]]) -> TicketModel | None:
+    """The saved model when it was trained on exactly this data, so set-up can skip retraining."""
+    folder = model_dir(settings)
+    if not (folder / "CURRENT").exists():
+        return None
+    try:
+        model = TicketModel.load(folder)
+    except Exception:  # noqa: BLE001 - an unreadable model is simply retrained
+        return None
+    return model if model.data_hash == data_hash(train) + "-" + _extra_hash(extra) else None
+
+
+def train_classifier(settings: Settings, force: bool = True) -> TrainingReport:
     train = load_split(settings, "train")
     dev = load_split(settings, "dev")
     extra = kb_examples(settings.corpus_dir)
+    if not force and (fresh := current_model_if_fresh(settings, train, extra)) is not None:
+        return TrainingReport(fresh.version, model_dir(settings) / f"{fresh.version}.joblib", len(train), len(dev),
+                              fresh.metrics.get("dev", {}), fresh.metrics.get("grid", []), fresh.temperature,
+                              fresh.review_threshold, skipped=True)
     with_policies = extra + policy_examples(settings.corpus_dir)
     analyzer = WordAnalyzer(settings.corpus_dir, settings.data_dir / "cache")
     # Baselines first (recorded for comparison, chosen only if they win), then the full model.

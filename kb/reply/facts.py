@@ -27,6 +27,8 @@ def _canon(kind: str, value: str) -> str:
     value = re.sub(r"\s+", "", value)
     if kind == "phone":
         return value.replace("-", "")
+    if kind == "period":
+        return value.replace("周岁", "岁").replace("天", "日")
     if kind == "doc_no":
         return value.replace("[", "〔").replace("]", "〕").replace("［", "〔").replace("］", "〕")
     return value

@@ -1,0 +1,137 @@
+"""Suggested replies: grounded in the knowledge base, cited, local, and escalated when unsure."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from kb.reply.composer import ESCALATION_TEXT
+from kb.reply.facts import check_grounding
+from kb.reply.service import ReplyService
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def replies(sample_service, sample_settings, sample_classifier):
+    return ReplyService(sample_service, sample_settings)
+
+
+def test_answer_with_clause_and_street_office(replies):
+    r = replies.reply("我妈今年九十二了，住在景山那边，高龄津贴每个月能领多少？")
+    assert not r.escalate
+    assert "500元" in r.reply
+    assert r.basis[0]["type"] == "answer" and r.basis[0]["id"].startswith("mz-ans-elderly-allowance-")
+    policy = [b for b in r.basis if b["type"] == "policy"]
+    assert policy[0]["doc_id"] == "mz-pol-elderly-allowance-2023" and policy[0]["article"].startswith("第")
+    assert f"《{policy[0]['title']}》（{policy[0]['doc_no']}）{policy[0]['article']}" in r.reply
+    assert (r.district, r.street) == ("东城区", "景山街道")
+    assert r.contacts[0]["street"] == "景山街道" and r.contacts[0]["phone"] in r.reply
+    assert not any("哪个区" in q for q in r.follow_up)
+
+
+def test_district_from_request_and_citywide_fallback(replies):
+    local = replies.reply("离婚冷静期是多少天", district="朝阳区")
+    assert local.contacts[0]["district"] == "朝阳区"
+    anywhere = replies.reply("离婚冷静期是多少天")
+    assert all(c["level"] == "市" for c in anywhere.contacts)
+    assert anywhere.follow_up[0].startswith("请问您（或当事人）的户籍或居住地在哪个区")
+
+
+@pytest.mark.parametrize("question", ["今晚从首都机场飞上海的航班延误了没有？", "我是朝阳区的，退休养老金今年什么时候调整，能涨多少？",
+                                      "明年低保标准会不会涨，能涨到多少？"])
+def test_unanswerable_questions_escalate_without_policy_facts(replies, question):
+    r = replies.reply(question)
+    assert r.escalate and r.escalate_reason
+    assert r.reply == ESCALATION_TEXT
+    assert r.basis == [] and not re.search(r"\d", r.reply)
+
+
+def test_repealed_policies_are_never_cited(replies):
+    for q in ["低保标准现在是多少", "特困人员照料护理费多少钱", "高龄津贴标准是多少", "残疾儿童康复救助标准"]:
+        kb = "canlian" if "残疾儿童" in q else "minzheng"
+        r = replies.reply(q, kb)
+        index = replies.composer.service.index(kb)
+        for b in r.basis:
+            if b["type"] == "policy":
+                assert index.chunks[index.position[b["id"]]].in_force, b["id"]
+
+
+def test_same_question_same_reply(replies):
+    first = replies.reply("孤儿基本生活费每月多少钱").to_json()
+    again = replies.reply("孤儿基本生活费每月多少钱").to_json()
+    first.pop("took_ms"), again.pop("took_ms")
+    assert first == again
+
+
+def test_grounding_check_names_invented_facts():
+    sources = ["高龄津贴：90至99周岁每人每月500元。", "东城区民政局养老服务科，电话010-0640-1234"]
+    ok = check_grounding("您好，您母亲92岁，每月可领500元，可拨打010-0640-1234咨询。", sources + ["92岁"])
+    assert ok.ok
+    bad = check_grounding("您好，每月可领600元，自2026年1月1日起发放，电话010-0640-9999，依据京民养老发〔2099〕1号。", sources)
+    assert bad.unsupported == {"amount": ["600元"], "date": ["2026年1月1日"], "phone": ["01006409999"],
+                               "doc_no": ["老发〔2099〕1号"]}
+
+
+class _FakeLLM(BaseHTTPRequestHandler):
+    reply_text = ""
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        length = int(self.headers.get("content-length", 0))
+        self.rfile.read(length)
+        body = {"id": "x", "object": "chat.completion", "created": 0, "model": "default",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": type(self).reply_text}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def llm_url():
+    pytest.importorskip("llama_index.llms.openai_like")
+    server = HTTPServer(("127.0.0.1", 0), _FakeLLM)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_generated_reply_is_used_only_when_every_fact_is_cited(sample_service, sample_settings, sample_classifier, llm_url):
+    settings = sample_settings.model_copy(update={"llm_url": llm_url})
+    service = ReplyService(sample_service, settings)
+    template = ReplyService(sample_service, sample_settings).reply("九十二岁老人高龄津贴每月多少钱").reply
+
+    _FakeLLM.reply_text = "您好，九十岁到九十九岁的老人，每个月的高龄津贴是500元，不用专门申请。"
+    good = service.reply("九十二岁老人高龄津贴每月多少钱")
+    assert good.generation == {"used": True, "check": {"ok": True, "unsupported": {}}}
+    assert good.reply == _FakeLLM.reply_text
+
+    _FakeLLM.reply_text = "您好，每个月能领650元，请拨打010-0999-8888。"
+    bad = service.reply("九十二岁老人高龄津贴每月多少钱")
+    assert bad.generation["used"] is False
+    assert bad.generation["check"]["unsupported"] == {"amount": ["650元"], "phone": ["01009998888"]}
+    assert bad.reply == template
+
+
+def test_reply_endpoint(sample_settings, sample_classifier):
+    with TestClient(create_app(sample_settings)) as client:
+        r = client.post("/v1/reply", json={"question": "结婚登记要带什么材料", "kb": "minzheng", "district": "海淀"})
+        assert r.status_code == 200
+        body = r.json()
+        assert set(body) >= {"reply", "basis", "contacts", "follow_up", "confidence", "escalate", "took_ms"}
+        assert body["contacts"][0]["district"] == "海淀区"
+        assert client.post("/v1/reply", json={"question": " "}).json()["detail"] == "问题不能为空，请输入来电人的问题"
