@@ -49,17 +49,7 @@ def ingest(
     for name, targets in jobs:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                label = {"load": f"{name} 读取文件", "embed": f"{name} 计算向量"}[stage]
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(label, total=total)
-                if stage == "embed":
-                    bar.advance(tasks[stage], done)
-                else:
-                    bar.update(tasks[stage], completed=done)
-
+            progress = _progress_callback(bar, name)
             try:
                 summary = run_ingest(settings, name, targets, rebuild=rebuild, progress=progress)
             except KBError as exc:
@@ -68,6 +58,21 @@ def ingest(
         any_rejected |= not summary.ok
     if any_rejected:
         raise typer.Exit(1)
+
+
+def _progress_callback(bar: Progress, name: str):
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            label = {"load": f"{name} 读取文件", "embed": f"{name} 计算向量"}[stage]
+            tasks[stage] = bar.add_task(label, total=total)
+        if stage == "embed":
+            bar.advance(tasks[stage], done)
+        else:
+            bar.update(tasks[stage], completed=done)
+
+    return progress
 
 
 def _print_summary(s) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ranx import Qrels, Run, evaluate
 
-from kb.search import SearchRequest, Searcher
+from kb.search import Searcher, SearchRequest
 from kb.service import KnowledgeService
 from kb.settings import Settings
 

@@ -1,52 +1,29 @@
-"""Decode text files the way Beijing offices actually save them.
-
-Files arrive as UTF-8, UTF-8 with a BOM (Excel's "CSV UTF-8"), or GBK/GB18030
-(older Windows tools). Strict UTF-8 is tried first because GB18030 decodes almost
-any byte string without error; a file that is neither is refused by name.
-"""
+"""Reading a file's text for ingestion: size limit first, then encoding detection (kb/textio.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from ingest.problems import LoadError, Rejection
+from kb.textio import UNDECODABLE, UndecodableText
+from kb.textio import decode_bytes as _decode
 
 
 def decode_bytes(data: bytes, name: str) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-        if _looks_chinese(text):
-            return text, "gb18030"
-    except UnicodeDecodeError:
-        pass
-    guess = from_bytes(data).best()
-    if guess is not None and guess.encoding and _looks_chinese(str(guess)):
-        return str(guess), guess.encoding
-    raise LoadError(Rejection(name, "整个文件", "", "", "无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、GBK/GB18030），请另存为 UTF-8 后重试"))
+        return _decode(data, name)
+    except UndecodableText:
+        raise LoadError(Rejection(name, "整个文件", "", "", UNDECODABLE)) from None
 
 
-def _looks_chinese(text: str) -> bool:
-    """Text decoded with the wrong codec is full of rare symbols; real text is mostly CJK, ASCII and punctuation."""
-    if not text:
-        return True
-    common = sum(1 for ch in text if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
-    return common / len(text) > 0.9
-
-
-def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
+def check_size(path: Path, max_bytes: int) -> None:
     size = path.stat().st_size
     if size > max_bytes:
         raise LoadError(
             Rejection(str(path), "整个文件", "", "", f"文件过大（{size / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.1f} MB，请拆分后导入")
         )
+
+
+def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
+    check_size(path, max_bytes)
     return decode_bytes(path.read_bytes(), str(path))

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ingest.encoding import decode_bytes, read_text
+from ingest.encoding import check_size, decode_bytes, read_text
 from ingest.problems import LoadError, Rejection
 from ingest.structure import FrontMatterError, ParsedDocument, parse_document
 
@@ -98,9 +98,7 @@ def _document_text(path: Path, max_bytes: int) -> str:
     suffix = path.suffix.lower()
     if suffix in TEXT_POLICY:
         return read_text(path, max_bytes)[0]
-    size = path.stat().st_size
-    if size > max_bytes:
-        read_text(path, max_bytes)  # raises the size rejection
+    check_size(path, max_bytes)
     try:
         if suffix in HTML:
             from bs4 import BeautifulSoup
@@ -199,9 +197,7 @@ def _table_records(path: Path, rows: Iterator[list[Any]], row_offset: int) -> It
 
 
 def _load_xlsx(path: Path, max_bytes: int) -> Iterator[RawRecord]:
-    read_text_size_check = path.stat().st_size
-    if read_text_size_check > max_bytes:
-        read_text(path, max_bytes)
+    check_size(path, max_bytes)
     from openpyxl import load_workbook
 
     try:

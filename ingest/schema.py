@@ -73,7 +73,7 @@ class PolicyMeta(_Record):
     scope: str = "北京市"
 
     @model_validator(mode="after")
-    def _successor(self) -> "PolicyMeta":
+    def _successor(self) -> PolicyMeta:
         if self.status != "有效" and not self.successor:
             raise ValueError(f"状态为“{self.status}”的文件必须在 successor 中写明替代它的文件编号")
         if self.successor and self.successor == self.id:
@@ -128,7 +128,7 @@ class Contact(_Record):
         return v
 
     @model_validator(mode="after")
-    def _level_fields(self) -> "Contact":
+    def _level_fields(self) -> Contact:
         if self.level in ("区", "街乡镇") and not self.district:
             raise ValueError(f"层级为“{self.level}”的单位必须填写 district")
         if self.level == "街乡镇" and not self.street:

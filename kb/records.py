@@ -46,7 +46,7 @@ class Chunk:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Chunk":
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
         return cls(**data)
 
 

@@ -15,7 +15,7 @@ from kb.contacts import ContactDirectory
 from kb.embedding import Embedder, get_embedder
 from kb.errors import UnknownKB
 from kb.index import IndexLayout, LoadedIndex, open_index
-from kb.search import SearchRequest, SearchResult, Searcher
+from kb.search import Searcher, SearchRequest, SearchResult
 from kb.settings import Settings
 from kb.synonyms import SynonymTable
 from kb.taxonomy import Taxonomy, cached_taxonomy

@@ -22,7 +22,7 @@ class SynonymTable:
             self._official.setdefault(colloquial, []).append(official)
 
     @classmethod
-    def load(cls, path: Path) -> "SynonymTable":
+    def load(cls, path: Path) -> SynonymTable:
         if not path.exists():
             return cls(())
         pairs: list[tuple[str, str]] = []

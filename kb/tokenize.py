@@ -20,7 +20,7 @@ from kb.textnorm import normalize
 
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _lock = threading.Lock()
-_instances: dict[tuple[str, str], "ChineseTokenizer"] = {}
+_instances: dict[tuple[str, str], ChineseTokenizer] = {}
 
 
 class ChineseTokenizer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kb.errors import InvalidQuery
-from kb.search import SearchRequest, diversify
 from kb.records import Chunk, Hit
+from kb.search import SearchRequest, diversify
 
 
 def _ids(result):

@@ -19,7 +19,7 @@ class ClassifyBody(BaseModel):
     kb: str = "minzheng"
 
     @model_validator(mode="after")
-    def _one_of(self) -> "ClassifyBody":
+    def _one_of(self) -> ClassifyBody:
         if (self.text is None) == (self.texts is None):
             raise ValueError("请只提供 text（单条工单）或 texts（批量工单）其中之一")
         return self

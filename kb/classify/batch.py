@@ -29,9 +29,12 @@ def read_tickets(path: Path) -> list[tuple[str, str]]:
         sheet = load_workbook(str(path), read_only=True, data_only=True).worksheets[0]
         rows = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
     elif path.suffix.lower() == ".csv":
-        from ingest.encoding import decode_bytes
+        from kb.textio import UndecodableText, decode_bytes
 
-        text, _ = decode_bytes(path.read_bytes(), str(path))
+        try:
+            text, _ = decode_bytes(path.read_bytes(), str(path))
+        except UndecodableText as exc:
+            raise InvalidQuery(str(exc)) from None
         rows = list(csv.reader(text.splitlines()))
     else:
         raise InvalidQuery(f"不支持的文件类型“{path.suffix}”，请使用 CSV 或 XLSX")

@@ -57,7 +57,7 @@ class TicketClassifier:
         self._keywords = self._keyword_index()
 
     @classmethod
-    def load(cls, model_dir: Path, duties_dir: Path, taxonomy: Taxonomy) -> "TicketClassifier":
+    def load(cls, model_dir: Path, duties_dir: Path, taxonomy: Taxonomy) -> TicketClassifier:
         if not (model_dir / "CURRENT").exists():
             raise IndexNotReady("工单分类模型尚未训练，请先执行 `kb train-classifier`")
         return cls(TicketModel.load(model_dir), DutyBook.load(duties_dir), taxonomy)

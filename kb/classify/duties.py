@@ -50,7 +50,7 @@ class DutyBook:
     risks: list[RiskSignal] = field(default_factory=list)
 
     @classmethod
-    def load(cls, folder: Path) -> "DutyBook":
+    def load(cls, folder: Path) -> DutyBook:
         book = cls()
         pairs_path, deps_path, risk_path = folder / "pairs.yaml", folder / "departments.yaml", folder / "risk.yaml"
         for raw in _yaml_list(pairs_path):

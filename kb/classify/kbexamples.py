@@ -39,19 +39,3 @@ def kb_examples(corpus_dir: Path) -> list[tuple[str, str]]:
             out.extend((k, f"none:{pair.outside}") for k in pair.outside_keywords)
     return out
 
-
-def policy_examples(corpus_dir: Path) -> list[tuple[str, str]]:
-    """Titles and article heads of the policies in force, labelled by their first topic."""
-    from ingest.structure import parse_document
-
-    out: list[tuple[str, str]] = []
-    for kb in ("minzheng", "canlian"):
-        for path in sorted((corpus_dir / kb / "policies").glob("*.md")):
-            doc = parse_document(path.read_text(encoding="utf-8"))
-            meta = doc.front_matter or {}
-            if meta.get("status", "有效") != "有效" or not meta.get("topics"):
-                continue
-            label = f"{kb}:{meta['topics'][0]}"
-            out.append((doc.title, label))
-            out.extend((a.text[:150], label) for a in doc.articles)
-    return out

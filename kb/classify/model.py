@@ -97,7 +97,7 @@ class TicketModel:
         extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
         extra_weight: float = 0.3,
         c: float = 5.0,
-    ) -> "TicketModel":
+    ) -> TicketModel:
         """Fit on labelled tickets plus knowledge-base texts (answers, problems, duties) at a lower weight."""
         texts = [prepare(t.text) for t in tickets]
         labels = [t.label for t in tickets]
@@ -162,7 +162,7 @@ class TicketModel:
         return path
 
     @classmethod
-    def load(cls, folder: Path) -> "TicketModel":
+    def load(cls, folder: Path) -> TicketModel:
         name = (folder / "CURRENT").read_text(encoding="utf-8").strip()
         payload = joblib.load(folder / name)
         if payload.get("format") != FORMAT_VERSION:

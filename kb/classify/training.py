@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from kb.classify.kbexamples import kb_examples, policy_examples
+from kb.classify.kbexamples import kb_examples
 from kb.classify.model import TicketModel, WordAnalyzer, _extra_hash
 from kb.classify.tickets import Ticket, data_hash, load_tickets, split_files, split_label
 from kb.settings import PROJECT_ROOT, Settings
@@ -95,14 +95,12 @@ def train_classifier(settings: Settings, force: bool = True) -> TrainingReport:
         return TrainingReport(fresh.version, model_dir(settings) / f"{fresh.version}.joblib", len(train), len(dev),
                               fresh.metrics.get("dev", {}), fresh.metrics.get("grid", []), fresh.temperature,
                               fresh.review_threshold, skipped=True)
-    with_policies = extra + policy_examples(settings.corpus_dir)
     analyzer = WordAnalyzer(settings.corpus_dir, settings.data_dir / "cache")
     # Baselines first (recorded for comparison, chosen only if they win), then the full model.
     candidates = [("char only, tickets only", None, [], 0.0, 5.0),
                   ("char+word, tickets only", analyzer, [], 0.0, 5.0)]
     candidates += [(f"char+word, tickets + answers/problems/duties x{w}", analyzer, extra, w, c)
                    for w in GRID_EXTRA_WEIGHT for c in GRID_C]
-    candidates += [("char+word, tickets + answers/problems/duties/policies x0.3", analyzer, with_policies, 0.3, 5.0)]
     grid = []
     best: tuple[float, TicketModel, dict] | None = None
     for name, an, ex, weight, c in candidates:

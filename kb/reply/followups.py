@@ -23,7 +23,7 @@ class FollowUpRules:
         self.taxonomy = taxonomy
 
     @classmethod
-    def load(cls, path: Path, taxonomy: Taxonomy) -> "FollowUpRules":
+    def load(cls, path: Path, taxonomy: Taxonomy) -> FollowUpRules:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
         rules = {
             key: [FollowUp(r["ask"], re.compile(r["unless"]) if r.get("unless") else None) for r in items]
