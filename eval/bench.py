@@ -158,6 +158,48 @@ def build_synthetic(settings: Settings, service: KnowledgeService, kb: str, targ
     return big
 
 
+def classify_speed(settings: Settings) -> dict[str, float] | None:
+    """Single-ticket latency and a 1,000-ticket batch, on dev tickets (never the test split)."""
+    from eval.classify import load_classifier
+    from kb.classify.training import load_split
+    from kb.errors import KBError
+
+    try:
+        clf = load_classifier(settings)
+    except KBError:
+        return None
+    texts = [t.text for t in load_split(settings, "dev")]
+    for t in texts[:10]:
+        clf.classify(t, "minzheng")
+    times = []
+    for t in texts:
+        started = time.perf_counter()
+        clf.classify(t, "minzheng")
+        times.append((time.perf_counter() - started) * 1000)
+    batch = [texts[i % len(texts)] for i in range(1000)]
+    started = time.perf_counter()
+    for start in range(0, len(batch), 500):
+        clf.classify_many(batch[start : start + 500], "minzheng")
+    return {**percentiles(times), "batch_1000_s": round(time.perf_counter() - started, 2)}
+
+
+def reply_speed(settings: Settings, service: KnowledgeService) -> dict[str, float]:
+    """Template-mode reply latency over the reply dev questions."""
+    from eval.reply import DEFAULT_DATA, load_items
+    from kb.reply.service import ReplyService
+
+    replies = ReplyService(service, settings.model_copy(update={"llm_url": None}))
+    items = load_items(DEFAULT_DATA)
+    for item in items[:5]:
+        replies.reply(item["question"], item.get("kb", "minzheng"), item.get("district"), item.get("street"))
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        replies.reply(item["question"], item.get("kb", "minzheng"), item.get("district"), item.get("street"))
+        times.append((time.perf_counter() - started) * 1000)
+    return percentiles(times)
+
+
 def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200) -> dict:
     from rich.table import Table
 
@@ -171,6 +213,8 @@ def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_querie
     report["sample_chunks"] = sizes
     report["sample_in_process_ms"] = in_process(service, queries)
     report["sample_http_ms"] = over_http(settings, queries)
+    report["classify_ms"] = classify_speed(settings)
+    report["reply_template_ms"] = reply_speed(settings, service)
     report["ingest"] = ingestion_throughput(settings, "canlian")
     if large_chunks:
         t = time.perf_counter()

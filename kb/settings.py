@@ -8,7 +8,6 @@ surfacing as a strange answer on a live call.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -64,7 +63,7 @@ class Settings(BaseSettings):
             raise ValueError(f"KB_CHROMA_URL={value!r} 必须以 http:// 或 https:// 开头")
         return value or None
 
-    @cached_property
+    @property
     def embed_cache_path(self) -> Path:
         return self.embed_cache or self.data_dir / "embed_cache.sqlite"
 

@@ -1,8 +1,8 @@
 """Training examples drawn from the knowledge base itself.
 
-Each standard answer's question and variants, the head of its answer text, each
-problem-list entry, and each department's keywords and duties are labelled by
-construction; they teach the model the vocabulary of every subtopic that eight
+The taxonomy's own subtopic names, each standard answer's question and variants,
+the head of its answer text, each problem-list entry, and each department's
+keywords and duties are labelled by construction; they teach the model the vocabulary of every subtopic that eight
 labelled tickets cannot.
 """
 
@@ -17,7 +17,10 @@ from kb.classify.duties import DutyBook
 
 
 def kb_examples(corpus_dir: Path) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+    from kb.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(corpus_dir / "taxonomy.yaml")
+    out: list[tuple[str, str]] = [(sub.name, f"{sub.industry}:{code}") for code, sub in taxonomy.subtopics.items()]
     for kb in ("minzheng", "canlian"):
         for path in sorted((corpus_dir / kb / "answers").glob("*.yaml")):
             for a in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
