@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ class Embedder(ABC):
     passage_prefix: str
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Every encode runs on this one thread: OpenMP keeps one team of workers per calling
+        # thread, and teams left spinning by other request threads steal the two cores.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
     @property
     def fingerprint(self) -> dict[str, object]:
@@ -46,15 +49,13 @@ class Embedder(ABC):
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._normalise(self._encode(list(texts), is_query=True))
+        return self._normalise(self._worker.submit(self._encode, list(texts), True).result())
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_queries([text])[0]
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._normalise(self._encode(list(texts), is_query=False))
+        return self._normalise(self._worker.submit(self._encode, list(texts), False).result())
 
     @staticmethod
     def _normalise(vectors: np.ndarray) -> np.ndarray:
