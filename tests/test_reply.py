@@ -135,3 +135,22 @@ def test_reply_endpoint(sample_settings, sample_classifier):
         assert set(body) >= {"reply", "basis", "contacts", "follow_up", "confidence", "escalate", "took_ms"}
         assert body["contacts"][0]["district"] == "海淀区"
         assert client.post("/v1/reply", json={"question": " "}).json()["detail"] == "问题不能为空，请输入来电人的问题"
+
+
+def test_conflicting_current_sources_prefer_the_newer_and_are_flagged(mini_settings, mini_corpus):
+    from ingest.pipeline import run_ingest
+    from kb.service import KnowledgeService
+
+    answers = mini_corpus / "answers" / "elderly.yaml"
+    # An answer last updated before the policy took effect still quotes an older amount.
+    answers.write_text(answers.read_text(encoding="utf-8").replace(
+        "90至99周岁每月500元", "90至99周岁每月300元").replace("updated: 2025-03-01", "updated: 2024-01-01", 1),
+        encoding="utf-8")
+    run_ingest(mini_settings, "mini", [mini_corpus])
+    r = ReplyService(KnowledgeService(mini_settings), mini_settings).reply("高龄津贴的发放标准是多少？", "mini")
+    assert not r.escalate
+    (conflict,) = r.conflicts
+    assert (conflict["answer_id"], conflict["policy_id"], conflict["preferred"]) == (
+        "t-ans-allowance-001", "t-pol-allowance-2025#第二条", "policy")
+    assert "300元" in conflict["answer_values"] and "500元" in conflict["policy_values"]
+    assert "具体标准以《测试市老年人津贴发放办法》（测民老发〔2025〕3号）第二条的规定为准" in r.reply

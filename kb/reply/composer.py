@@ -18,7 +18,6 @@ import numpy as np
 
 from kb.errors import InvalidQuery
 from kb.records import Chunk
-from kb.reply.facts import extract
 from kb.reply.followups import FollowUpRules
 from kb.search import SearchRequest
 from kb.service import KnowledgeService
@@ -105,6 +104,16 @@ def _basis(chunk: Chunk, kind: str) -> dict:
     return {"type": kind, "id": chunk.id, "doc_id": chunk.doc_id, "title": chunk.title, "doc_no": chunk.doc_no or None,
             "article": chunk.article or None, "excerpt": excerpt, "topics": chunk.topics,
             "effective": chunk.effective or None}
+
+
+_KEYED_AMOUNT = re.compile(r"([\u4e00-\u9fff]{2})(\d+(?:\.\d+)?元)")
+
+
+def _keyed_amounts(text: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, amount in _KEYED_AMOUNT.findall(normalize(text)):
+        out.setdefault(key, set()).add(amount)
+    return out
 
 
 class ReplyComposer:
@@ -208,18 +217,20 @@ class ReplyComposer:
 
     @staticmethod
     def _conflicts(answer: Chunk, clause: Chunk | None) -> list[dict]:
-        """Amounts in the answer that the cited clause states differently; the newer source wins."""
+        """Amounts stated for the same thing (the same two words before them, e.g. 每月) that differ
+        between the answer and its clause; the newer source wins and knowledge managers are told."""
         if clause is None:
             return []
-        a, p = extract(answer.text)["amount"], extract(clause.text)["amount"]
-        if not a or not p or a & p or not p - a:
-            return []
-        answer_date = answer.extra.get("updated") or ""
-        policy_date = clause.effective or ""
-        preferred = "policy" if policy_date >= answer_date else "answer"
-        return [{"field": "amount", "answer_id": answer.id, "answer_values": sorted(a), "policy_id": clause.id,
-                 "policy_values": sorted(p), "preferred": preferred,
-                 "note": "标准答复与所引政策条款的金额不一致，请知识管理员核对更新"}]
+        a, p = _keyed_amounts(answer.text), _keyed_amounts(clause.text)
+        for key in sorted(a.keys() & p.keys()):
+            only_a, only_p = a[key] - p[key], p[key] - a[key]
+            if only_a and only_p:
+                answer_date = answer.extra.get("updated") or ""
+                preferred = "policy" if (clause.effective or "") >= answer_date else "answer"
+                return [{"field": "amount", "context": key, "answer_id": answer.id, "answer_values": sorted(only_a),
+                         "policy_id": clause.id, "policy_values": sorted(only_p), "preferred": preferred,
+                         "note": "标准答复与所引政策条款的金额不一致，请知识管理员核对更新"}]
+        return []
 
     @staticmethod
     def _template(answer: Chunk, clause: Chunk | None, contacts: list[Chunk], conflicts: list[dict]) -> str:
