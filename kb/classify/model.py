@@ -88,6 +88,7 @@ class TicketModel:
     train_labels: list[str] = field(default_factory=list)
     train_matrix: object = None
     metrics: dict = field(default_factory=dict)
+    partners: list[TicketModel] = field(default_factory=list)
 
     @classmethod
     def fit(
@@ -121,8 +122,21 @@ class TicketModel:
         return self.vectorizer.transform([prepare(t) for t in texts])
 
     def proba(self, texts: list[str]) -> tuple[np.ndarray, object]:
+        """Calibrated probabilities over ``labels`` (averaged with any partner models), and own features."""
         matrix = self.features(texts)
-        return softmax(self.clf.decision_function(matrix) / self.temperature, axis=1), matrix
+        proba = softmax(self.clf.decision_function(matrix) / self.temperature, axis=1)
+        for other in self.partners:
+            theirs, _ = other.proba(texts)
+            proba = proba + theirs[:, [other.labels.index(label) for label in self.labels]]
+        return proba / (1 + len(self.partners)), matrix
+
+    def with_partner(self, other: TicketModel) -> TicketModel:
+        """An ensemble of this model and ``other`` (each calibrated on its own); neighbours come from this one."""
+        import copy
+
+        combined = copy.copy(self)
+        combined.partners = [*self.partners, other]
+        return combined
 
     def industry_proba(self, proba: np.ndarray) -> dict[str, np.ndarray]:
         """P(industry) as the sum of its fine labels' probabilities.
