@@ -60,7 +60,7 @@ def run_retrieval_eval(settings: Settings, data: Path, variants: list[str] | Non
         run_dict: dict[str, dict[str, float]] = {}
         latencies = []
         for q in queries:
-            base = service._get(q.get("kb", "minzheng")).searcher
+            base = service.searcher(q.get("kb", "minzheng"))
             searcher = Searcher(base.index, base.embedder, base.tokenizer, base.synonyms, base.taxonomy,
                                 settings.model_copy(update=overrides))
             request = SearchRequest(q["query"], top_k=10, mode=mode, use_synonyms=synonyms,  # type: ignore[arg-type]

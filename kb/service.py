@@ -82,6 +82,9 @@ class KnowledgeService:
         self.embedder.embed_query("预热")
         return errors
 
+    def searcher(self, kb: str) -> Searcher:
+        return self._get(kb).searcher
+
     def index(self, kb: str) -> LoadedIndex:
         return self._get(kb).searcher.index
 
