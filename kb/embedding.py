@@ -33,6 +33,7 @@ class Embedder(ABC):
         # Every encode runs on this one thread: OpenMP keeps one team of workers per calling
         # thread, and teams left spinning by other request threads steal the two cores.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._recent: dict[str, np.ndarray] = {}
 
     @property
     def fingerprint(self) -> dict[str, object]:
@@ -52,7 +53,14 @@ class Embedder(ABC):
         return self._normalise(self._worker.submit(self._encode, list(texts), True).result())
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_queries([text])[0]
+        """One query vector; the last few are remembered (search and reply often embed the same question)."""
+        cached = self._recent.get(text)
+        if cached is None:
+            cached = self.embed_queries([text])[0]
+            self._recent[text] = cached
+            if len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
+        return cached
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._normalise(self._worker.submit(self._encode, list(texts), False).result())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class ReplyConfig:
     sure_cosine: float = 0.95  # above this the lexical gate is waived
     min_coverage: float = 0.4  # share of the question's words found in the answer
     min_in_scope: float = 0.1  # ticket classifier's P(question belongs to this kb), when a model is trained
+    candidate_margin: float = 0.02  # a lower-ranked answer may be chosen if this close to the best
     max_contacts: int = 2
 
 
@@ -59,11 +60,16 @@ class Answerability:
     type_ok: bool
     forecast_or_live: bool = False
 
-    def failed(self, cfg: ReplyConfig) -> str | None:
+    def failed(self, cfg: ReplyConfig, best_cosine: float | None = None) -> str | None:
+        """Why this answer must not be read out; ``best_cosine`` is the best candidate's similarity,
+        which decides whether the knowledge base knows the question at all."""
         if self.forecast_or_live:
             return "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
-        if self.cosine < cfg.min_cosine:
-            return f"最接近的标准答复相似度 {self.cosine:.3f} 低于 {cfg.min_cosine}"
+        top = self.cosine if best_cosine is None else best_cosine
+        if top < cfg.min_cosine:
+            return f"最接近的标准答复相似度 {top:.3f} 低于 {cfg.min_cosine}"
+        if self.cosine < top - cfg.candidate_margin:
+            return f"该标准答复相似度 {self.cosine:.3f} 明显低于最接近的答复"
         if self.coverage < cfg.min_coverage and self.cosine < cfg.sure_cosine:
             return f"问题中的关键词只有 {self.coverage:.0%} 出现在最接近的标准答复中"
         if self.in_scope is not None and self.in_scope < cfg.min_in_scope:
@@ -128,18 +134,30 @@ class ReplyComposer:
         self.followups = followups
         self.config = config or ReplyConfig()
         self.scope_check = scope_check
+        self._token_cache: dict[tuple[str, int], set[str]] = {}
 
-    def answerability(self, kb: str, question: str, answer: Chunk) -> Answerability:
+    def _answer_tokens(self, answer: Chunk) -> set[str]:
+        key = (answer.id, hash(answer.bm25_text))
+        if key not in self._token_cache:
+            self._token_cache[key] = set(self.service.tokenizer.tokens(answer.bm25_text))
+        return self._token_cache[key]
+
+    def answerability(self, kb: str, question: str, answers: list[Chunk]) -> list[Answerability]:
+        """Gate features of each candidate answer; the question is embedded and classified once."""
         index = self.service.index(kb)
-        rows = np.flatnonzero(index.rows == index.position[answer.id])
         qv = self.service.embedder.embed_query(question)
-        cosine = float((np.asarray(index.vectors[rows]) @ qv).max())
         q_tokens = set(self.service.tokenizer.tokens(question))
-        a_tokens = set(self.service.tokenizer.tokens(answer.bm25_text))
-        coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
         in_scope = self.scope_check(question, kb) if self.scope_check else None
-        type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
-        return Answerability(cosine, coverage, in_scope, type_ok, bool(_FORECAST_OR_LIVE.search(question)))
+        forecast = bool(_FORECAST_OR_LIVE.search(question))
+        out = []
+        for answer in answers:
+            rows = np.flatnonzero(index.rows == index.position[answer.id])
+            cosine = float((np.asarray(index.vectors[rows]) @ qv).max())
+            a_tokens = self._answer_tokens(answer)
+            coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
+            type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
+            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast))
+        return out
 
     def compose(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
         started = time.perf_counter()
@@ -149,13 +167,22 @@ class ReplyComposer:
         found_district, found_street = contacts_dir.places.find(normalize(question))
         district = district or found_district
         street = street or found_street
-        answers = self.service.search(kb, SearchRequest(question, top_k=3, libraries=["answer"], district=district)).hits
-        best = answers[0].chunk if answers else None
-        if best is None:
+        answers = self.service.search(kb, SearchRequest(question, top_k=5, libraries=["answer"], district=district)).hits
+        if not answers:
             return self._escalation(question, district, street, 0.0, "知识库中没有相关的标准答复", started)
-        gate = self.answerability(kb, question, best)
-        confidence = gate.confidence
-        failure = gate.failed(self.config)
+        # The first of the top answers that passes every gate: the best match may answer a
+        # neighbouring question (how to apply) when the caller asked another (how much).
+        gates = self.answerability(kb, question, [h.chunk for h in answers])
+        top = gates[0].cosine
+        best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
+        if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
+            # The best match is on the subject but lacks the asked fact (an amount, a date): a sibling
+            # answer on the same subject that has it stands in.
+            subject = set(answers[0].chunk.topics)
+            for hit, gate in zip(answers[1:], gates[1:]):
+                if set(hit.chunk.topics) & subject and gate.failed(self.config, top) is None:
+                    best, confidence, failure = hit.chunk, gate.confidence, None
+                    break
         if failure:
             return self._escalation(question, district, street, confidence, failure, started)
         clauses = self._governing_clauses(kb, best, question)
