@@ -53,6 +53,7 @@ class SearchResult:
     took_ms: float
     expansions: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
+    query_vector: np.ndarray | None = None
 
 
 def diversify(hits: list[Hit], top_k: int, cap_share: float, window: int = 5) -> list[Hit]:
@@ -142,9 +143,11 @@ class Searcher:
 
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        qv = None
         if mask.any():
             if req.mode in ("hybrid", "dense"):
-                dense = self._dense(expanded, mask, n_cand)
+                qv = self.embedder.embed_query(expanded)
+                dense = self._dense(qv, mask, n_cand)
             if req.mode in ("hybrid", "bm25") and tokens:
                 lexical = self._bm25(tokens, mask, n_cand)
 
@@ -165,7 +168,7 @@ class Searcher:
         for hit in hits:
             hit.snippet = make_snippet(hit.chunk.text, tokens)
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, hits, took, expansions, tokens)
+        return SearchResult(query, hits, took, expansions, tokens, qv)
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
         s = self.settings
@@ -175,8 +178,7 @@ class Searcher:
             return minmax_weighted([dense, lexical], [s.dense_weight, s.bm25_weight])
         return rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=s.rrf_k, weights=[s.dense_weight, s.bm25_weight])
 
-    def _dense(self, text: str, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
-        qv = self.embedder.embed_query(text)
+    def _dense(self, qv: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
         idx = self.index
         allowed_rows = mask[idx.rows]
         if allowed_rows.mean() < EXACT_DENSE_BELOW:

@@ -142,10 +142,11 @@ class ReplyComposer:
             self._token_cache[key] = set(self.service.tokenizer.tokens(answer.bm25_text))
         return self._token_cache[key]
 
-    def answerability(self, kb: str, question: str, answers: list[Chunk]) -> list[Answerability]:
-        """Gate features of each candidate answer; the question is embedded and classified once."""
+    def answerability(self, kb: str, question: str, answers: list[Chunk], qv: np.ndarray | None = None
+                      ) -> list[Answerability]:
+        """Gate features of each candidate answer; the question is embedded (unless given) and classified once."""
         index = self.service.index(kb)
-        qv = self.service.embedder.embed_query(question)
+        qv = self.service.embedder.embed_query(question) if qv is None else qv
         q_tokens = set(self.service.tokenizer.tokens(question))
         in_scope = self.scope_check(question, kb) if self.scope_check else None
         forecast = bool(_FORECAST_OR_LIVE.search(question))
@@ -167,12 +168,13 @@ class ReplyComposer:
         found_district, found_street = contacts_dir.places.find(normalize(question))
         district = district or found_district
         street = street or found_street
-        answers = self.service.search(kb, SearchRequest(question, top_k=5, libraries=["answer"], district=district)).hits
+        found = self.service.search(kb, SearchRequest(question, top_k=5, libraries=["answer"], district=district))
+        answers = found.hits
         if not answers:
             return self._escalation(question, district, street, 0.0, "知识库中没有相关的标准答复", started)
         # The first of the top answers that passes every gate: the best match may answer a
         # neighbouring question (how to apply) when the caller asked another (how much).
-        gates = self.answerability(kb, question, [h.chunk for h in answers])
+        gates = self.answerability(kb, question, [h.chunk for h in answers], found.query_vector)
         top = gates[0].cosine
         best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
         if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
