@@ -8,11 +8,10 @@ that a result never has to go back to the source file to say where it came from.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Library = Literal["policy", "answer", "contact", "problem"]
+# 政策库, 标准化工作库, 政务联络库, 行业问题清单库
 LIBRARIES: tuple[str, ...] = ("policy", "answer", "contact", "problem")
-LIBRARY_NAMES = {"policy": "政策库", "answer": "标准化工作库", "contact": "政务联络库", "problem": "行业问题清单库"}
 IN_FORCE = "有效"
 NOT_IN_FORCE = ("已修订", "已废止")
 

@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score
 
 from kb.classify.kbexamples import kb_examples
 from kb.classify.model import TicketModel, WordAnalyzer, _extra_hash
-from kb.classify.tickets import Ticket, data_hash, load_tickets, split_files, split_label
+from kb.classify.tickets import Ticket, data_hash, load_tickets, split_files
 from kb.settings import PROJECT_ROOT, Settings
 from kb.taxonomy import cached_taxonomy
 
@@ -137,6 +137,3 @@ def train_classifier(settings: Settings, force: bool = True) -> TrainingReport:
     path = model.save(model_dir(settings))
     return TrainingReport(model.version, path, len(train), len(dev), chosen, grid, model.temperature, model.review_threshold)
 
-
-def industry_of(label: str) -> str:
-    return split_label(label)[0]
