@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.problems import LoadError, Rejection
+from kb.problems import LoadError, Rejection
 from kb.textio import UNDECODABLE, UndecodableText
 from kb.textio import decode_bytes as _decode
 

@@ -12,15 +12,15 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ingest.encoding import check_size, decode_bytes, read_text
-from ingest.problems import LoadError, Rejection
-from ingest.structure import FrontMatterError, ParsedDocument, parse_document
+from kb.problems import LoadError, Rejection
+from kb.structure import FrontMatterError, ParsedDocument, parse_document
+from kb.validate import RawRecord
 
 TEXT_POLICY = {".md", ".markdown", ".txt"}
 BINARY_POLICY = {".docx", ".pdf"}
@@ -30,16 +30,6 @@ STRUCTURED = {".yaml", ".yml", ".jsonl"}
 SUPPORTED = TEXT_POLICY | BINARY_POLICY | HTML | TABLES | STRUCTURED
 IGNORED_NAMES = {"readme.md", "format.md", "source.md", ".ds_store", "thumbs.db"}
 _FOLDER_LIBRARY = {"policies": "policy", "policy": "policy", "answers": "answer", "contacts": "contact", "problems": "problem"}
-
-
-@dataclass
-class RawRecord:
-    library: str
-    data: dict[str, Any]
-    file: str
-    location: str
-    parsed: ParsedDocument | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ingest.loaders import discover, load_file
-from ingest.problems import LoadError, Rejection, write_report
-from ingest.topics import keyword_table
-from ingest.validate import Document, Validator
+from kb.problems import LoadError, Rejection, write_report
+from kb.topics import keyword_table
+from kb.validate import Document, Validator
 from kb.embedding import EmbeddingCache, embed_with_cache, get_embedder
 from kb.errors import IngestFailed
 from kb.index import CHUNKER_VERSION, IndexLayout, VersionWriter, check_embedder, collection_name, read_manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingest.structure import parse_document
+from kb.structure import parse_document
 from kb.classify.tickets import load_tickets, split_files
 from kb.settings import PROJECT_ROOT
 from kb.taxonomy import load_taxonomy

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ingest.loaders import load_file
-from ingest.problems import LoadError
+from kb.problems import LoadError
 
 REG_LINES = ["北京市示例殡葬服务办法", "第一章　总则", "第一条　为规范殡葬服务，制定本办法。", "第二条　基本殡葬服务费用予以减免。"]
 

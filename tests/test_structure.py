@@ -1,5 +1,5 @@
-from ingest.chunking import split_long
-from ingest.structure import parse_document
+from kb.chunking import split_long
+from kb.structure import parse_document
 
 PLAIN = """北京市示例养老服务条例
 （2023年5月1日北京市人大常委会通过）

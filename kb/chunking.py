@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.schema import Answer, Contact, PolicyMeta, Problem
-from ingest.structure import Article
+from kb.schema import Answer, Contact, PolicyMeta, Problem
+from kb.structure import Article
 from kb.records import Chunk
 from kb.taxonomy import Taxonomy
 

@@ -11,18 +11,29 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ingest.chunking import answer_chunk, contact_chunk, policy_chunks, problem_chunk
-from ingest.loaders import RawRecord
-from ingest.problems import Rejection
-from ingest.schema import Answer, Contact, PolicyMeta, Problem, explain
-from ingest.topics import infer_topics
+from kb.chunking import answer_chunk, contact_chunk, policy_chunks, problem_chunk
+from kb.problems import Rejection
+from kb.schema import Answer, Contact, PolicyMeta, Problem, explain
+from kb.structure import ParsedDocument
+from kb.topics import infer_topics
 from kb.records import Chunk
 from kb.taxonomy import Taxonomy
 
 _MODELS: dict[str, type[BaseModel]] = {"answer": Answer, "contact": Contact, "problem": Problem}
+
+
+@dataclass
+class RawRecord:
+    library: str
+    data: dict[str, Any]
+    file: str
+    location: str
+    parsed: ParsedDocument | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
