@@ -20,7 +20,7 @@ import yaml
 from ingest.encoding import check_size, decode_bytes, read_text
 from kb.problems import LoadError, Rejection
 from kb.structure import FrontMatterError, ParsedDocument, parse_document
-from kb.validate import RawRecord
+from kb.recordcodec import RawRecord
 
 TEXT_POLICY = {".md", ".markdown", ".txt"}
 BINARY_POLICY = {".docx", ".pdf"}

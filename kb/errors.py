@@ -38,3 +38,35 @@ class IngestFailed(KBError):
 
 class PayloadTooLarge(KBError):
     """An upload over the configured limit (HTTP 413)."""
+
+
+class RecordNotFound(KBError):
+    """A record id (or one of its revisions) that the store does not hold (HTTP 404)."""
+
+
+class StaleRevision(KBError):
+    """An update based on a revision that is no longer the latest: someone else saved first (HTTP 409)."""
+
+
+class RecordInvalid(KBError):
+    """A record that fails the schema, taxonomy or cross-record checks (HTTP 422, with field errors)."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class PreconditionRequired(KBError):
+    """An update without If-Match (HTTP 428)."""
+
+
+class NotAuthenticated(KBError):
+    """No key, an unknown or revoked key, or an expired session (HTTP 401)."""
+
+
+class Forbidden(KBError):
+    """A valid key whose role does not allow this (HTTP 403)."""
+
+
+class Conflict(KBError):
+    """A write that contradicts the current state (HTTP 409)."""

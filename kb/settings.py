@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     hnsw_search_ef: int = Field(default=200, ge=10)
     llm_url: str | None = None
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store of record; defaults to sqlite:///<data_dir>/store.sqlite"
+    )
+    auth: Literal["on", "off"] = Field(default="on", description="'off' opens every route; refused unless bound to loopback")
+    session_idle_minutes: int = Field(default=480, ge=1, description="A console session ends after this much idle time")
+    login_failure_delay: float = Field(default=1.0, ge=0.0, description="Seconds added per recent failed login from one address")
+    store_sync_seconds: float = Field(default=2.0, ge=0.0, description="How often a service checks the shared store for newer writes (0: never)")
     log_level: str = "INFO"
 
     @field_validator("embedder")
@@ -62,6 +69,10 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"KB_CHROMA_URL={value!r} 必须以 http:// 或 https:// 开头")
         return value or None
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'store.sqlite'}"
 
     @property
     def embed_cache_path(self) -> Path:

@@ -18,22 +18,12 @@ from pydantic import BaseModel, ValidationError
 from kb.chunking import answer_chunk, contact_chunk, policy_chunks, problem_chunk
 from kb.problems import Rejection
 from kb.schema import Answer, Contact, PolicyMeta, Problem, explain
-from kb.structure import ParsedDocument
+from kb.recordcodec import RawRecord, model_content
 from kb.topics import infer_topics
 from kb.records import Chunk
 from kb.taxonomy import Taxonomy
 
 _MODELS: dict[str, type[BaseModel]] = {"answer": Answer, "contact": Contact, "problem": Problem}
-
-
-@dataclass
-class RawRecord:
-    library: str
-    data: dict[str, Any]
-    file: str
-    location: str
-    parsed: ParsedDocument | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,6 +33,9 @@ class Document:
     source: str
     chunks: list[Chunk]
     content_hash: str
+    record: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+    origin: RawRecord | None = None
 
 
 @dataclass
@@ -53,10 +46,11 @@ class ValidationOutcome:
     inferred_topics: dict[str, list[str]] = field(default_factory=dict)
 
 
-def plain_policy_id(kb: str, path: str) -> str:
-    stem = Path(path).stem
+def plain_policy_id(kb: str, relpath: str, title: str) -> str:
+    """A stable id for a file without front matter: its path under the ingested folder and its title, never its content."""
+    stem = Path(relpath).stem
     ascii_part = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:30]
-    digest = hashlib.sha1(stem.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1(f"{Path(relpath).as_posix()}|{title}".encode()).hexdigest()[:8]
     return f"{kb}-pol-{ascii_part + '-' if ascii_part else ''}{digest}"
 
 
@@ -73,7 +67,13 @@ class Validator:
         self.chunk_chars = chunk_chars
         self.overlap = overlap
 
-    def run(self, records: list[RawRecord]) -> ValidationOutcome:
+    def run(self, records: list[RawRecord], known_policies: dict[str, tuple[PolicyMeta, set[str]]] | None = None,
+            strict_refs: bool = True) -> ValidationOutcome:
+        """Validate a batch; ``known_policies`` (from the store) satisfy references the batch does not.
+
+        With ``strict_refs`` off (building the index from the store) a broken reference is a warning,
+        not a rejection: the answer stays searchable and ``kb check`` lists it.
+        """
         out = ValidationOutcome()
         seen: dict[str, str] = {}
         policies: dict[str, tuple[PolicyMeta, set[str]]] = {}
@@ -111,23 +111,30 @@ class Validator:
                     continue
                 chunks = policy_chunks(self.kb, model, articles, source, self.chunk_chars, self.overlap)
                 policies[model.id] = (model, {a.number for a in articles if a.number})
-                out.documents.append(Document(model.id, "policy", source, chunks, _hash_chunks(chunks)))
+                out.documents.append(Document(model.id, "policy", source, chunks, _hash_chunks(chunks),
+                                              model_content(model, rec.parsed), model.title, rec))
             elif isinstance(model, Answer):
                 pending_answers.append((rec, model))
             elif isinstance(model, Contact):
                 chunk = contact_chunk(self.kb, model, source, self.taxonomy)
-                out.documents.append(Document(model.id, "contact", source, [chunk], _hash_chunks([chunk])))
+                out.documents.append(Document(model.id, "contact", source, [chunk], _hash_chunks([chunk]),
+                                              model_content(model, None), model.unit, rec))
             elif isinstance(model, Problem):
                 chunk = problem_chunk(self.kb, model, source, self.taxonomy)
-                out.documents.append(Document(model.id, "problem", source, [chunk], _hash_chunks([chunk])))
-        self._check_successors(policies, out)
+                out.documents.append(Document(model.id, "problem", source, [chunk], _hash_chunks([chunk]),
+                                              model_content(model, None), model.problem[:200], rec))
+        every_policy = {**(known_policies or {}), **policies}
+        self._check_successors(policies, every_policy, out)
         for rec, answer in pending_answers:
-            bad = self._bad_refs(answer, policies, out)
-            if bad:
+            bad = self._bad_refs(answer, every_policy, out)
+            if bad and strict_refs:
                 out.rejections.append(Rejection(rec.file, rec.location, answer.id, "policy_refs", bad))
                 continue
+            if bad:
+                out.warnings.append(f"标准答复 {answer.id}：{bad}")
             chunk = answer_chunk(self.kb, answer, f"{rec.file}#{rec.location}")
-            out.documents.append(Document(answer.id, "answer", chunk.source, [chunk], _hash_chunks([chunk])))
+            out.documents.append(Document(answer.id, "answer", chunk.source, [chunk], _hash_chunks([chunk]),
+                                          model_content(answer, None), answer.question, rec))
         return out
 
     def _validate(self, rec: RawRecord, ctx: dict, out: ValidationOutcome) -> BaseModel:
@@ -136,7 +143,7 @@ class Validator:
         data = dict(rec.data)
         parsed = rec.parsed
         if parsed is not None and not parsed.front_matter:
-            data.setdefault("id", plain_policy_id(self.kb, rec.file))
+            data.setdefault("id", plain_policy_id(self.kb, str(rec.extras.get("relpath", rec.file)), parsed.title))
             data.setdefault("title", parsed.title)
             data.setdefault("doc_no", parsed.doc_no)
             if parsed.effective:
@@ -152,9 +159,10 @@ class Validator:
         return PolicyMeta.model_validate(data, context=ctx)
 
     @staticmethod
-    def _check_successors(policies: dict[str, tuple[PolicyMeta, set[str]]], out: ValidationOutcome) -> None:
+    def _check_successors(policies: dict[str, tuple[PolicyMeta, set[str]]],
+                          every_policy: dict[str, tuple[PolicyMeta, set[str]]], out: ValidationOutcome) -> None:
         for meta, _ in policies.values():
-            if meta.successor and meta.successor not in policies:
+            if meta.successor and meta.successor not in every_policy:
                 out.warnings.append(f"{meta.id}（{meta.status}）的 successor “{meta.successor}” 不在本次导入的政策库中")
 
     @staticmethod

@@ -38,7 +38,13 @@ def test_second_run_changes_nothing_then_tracks_update_and_delete(mini_settings,
     answers.write_text(answers.read_text(encoding="utf-8").replace("10个工作日", "7个工作日"), encoding="utf-8")
     (mini_corpus / "problems" / "elderly.csv").unlink()
     third = run_ingest(mini_settings, "mini", [mini_corpus])
-    assert (third.added, third.updated, third.unchanged, third.deleted) == (0, 1, 6, 1)
+    assert (third.added, third.updated, third.unchanged, third.deleted) == (0, 1, 6, 0)
+    assert "t-prob-001" in _ids(mini_settings), "a plain ingest never removes what is missing from the folder"
+    listed = run_ingest(mini_settings, "mini", [mini_corpus], sync=True)
+    assert (listed.pending_retire, listed.retired) == (["t-prob-001"], [])
+    asked: list[list[str]] = []
+    synced = run_ingest(mini_settings, "mini", [mini_corpus], sync=True, confirm=lambda ids: asked.append(ids) or True)
+    assert (asked, synced.retired, synced.deleted) == ([["t-prob-001"]], ["t-prob-001"], 1)
     assert "t-prob-001" not in _ids(mini_settings)
     hit = KnowledgeService(mini_settings).search("mini", SearchRequest("高龄津贴去哪里申请", libraries=["answer"])).hits[0]
     assert hit.chunk.id == "t-ans-allowance-002" and "7个工作日" in hit.chunk.text
@@ -120,13 +126,20 @@ def test_failure_while_writing_leaves_previous_index_live(mini_settings, mini_co
         raise OSError("disk full")
 
     monkeypatch.setattr(VersionWriter, "write", write_then_crash)
-    (mini_corpus / "contacts.csv").unlink()
+    contacts = mini_corpus / "contacts.csv"
+    contacts.write_text(contacts.read_text(encoding="utf-8").replace("010-0300-0003", "010-0300-0099"), encoding="utf-8")
     with pytest.raises(IngestFailed, match="原索引保持不变"):
         run_ingest(mini_settings, "mini", [mini_corpus])
     assert layout.current() == live
     assert sorted(p.name for p in layout.versions.iterdir()) == [live]
     hits = KnowledgeService(mini_settings).search("mini", SearchRequest("东四街道高龄津贴找谁", libraries=["contact"])).hits
-    assert hits[0].chunk.id == "t-con-0003"
+    assert hits[0].chunk.id == "t-con-0003" and "010-0300-0003" in hits[0].chunk.text
+    monkeypatch.setattr(VersionWriter, "write", original)
+    # The store took the write; the next run sees the index is behind the store and catches up.
+    caught_up = run_ingest(mini_settings, "mini", [mini_corpus])
+    assert (caught_up.updated, caught_up.unchanged) == (0, 8) and caught_up.version != live
+    hits = KnowledgeService(mini_settings).search("mini", SearchRequest("东四街道高龄津贴找谁", libraries=["contact"])).hits
+    assert "010-0300-0099" in hits[0].chunk.text
 
 
 def test_index_built_by_another_embedder_is_refused(mini_settings, mini_corpus):
@@ -139,4 +152,39 @@ def test_index_built_by_another_embedder_is_refused(mini_settings, mini_corpus):
     with pytest.raises(EmbedderMismatch, match="st:other-model"):
         KnowledgeService(mini_settings).index("mini")
     rebuilt = run_ingest(mini_settings, "mini", [mini_corpus], rebuild=True)
-    assert rebuilt.added == 8
+    assert (rebuilt.added, rebuilt.unchanged) == (0, 8)
+    assert KnowledgeService(mini_settings).index("mini").manifest["embedder"]["name"] == "e5-small-q4"
+
+
+def test_two_folders_ingested_one_after_the_other_are_both_searchable(mini_settings, mini_corpus, tmp_path):
+    """The data-loss case: ingesting a second folder must not drop the first one's documents."""
+    national, beijing = tmp_path / "national", tmp_path / "beijing"
+    national.mkdir()
+    beijing.mkdir()
+    (national / "reg.txt").write_text("全国示例救助条例\n第一条　为了做好最低生活保障和临时救助工作，制定本条例。\n第二条　低保申请由县级民政部门审批。\n", encoding="utf-8")
+    (beijing / "reg.txt").write_text("北京市示例救助办法\n第一条　为了做好本市最低生活保障工作，制定本办法。\n第二条　低保申请由街道受理。\n", encoding="utf-8")
+    first = run_ingest(mini_settings, "laws", [national])
+    second = run_ingest(mini_settings, "laws", [beijing])
+    assert (first.added, second.added, second.deleted) == (1, 1, 0)
+    titles = {c.title for c in KnowledgeService(mini_settings).index("laws").chunks}
+    assert titles == {"全国示例救助条例", "北京市示例救助办法"}
+    # Same relative path and title in both folders would collide; different titles give different stable ids.
+    again = run_ingest(mini_settings, "laws", [national])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+
+
+def test_editing_a_plain_file_is_an_update_with_a_new_revision(mini_settings, tmp_path):
+    from kb.storefactory import open_store
+
+    folder = tmp_path / "regs"
+    folder.mkdir()
+    reg = folder / "reg.txt"
+    reg.write_text("北京市示例救助办法\n第一条　为了做好最低生活保障工作，制定本办法。\n第二条　低保申请由街道受理。\n", encoding="utf-8")
+    run_ingest(mini_settings, "laws", [folder])
+    reg.write_text(reg.read_text(encoding="utf-8").replace("街道受理", "街道（乡镇）受理"), encoding="utf-8")
+    s = run_ingest(mini_settings, "laws", [folder])
+    assert (s.added, s.updated, s.deleted) == (0, 1, 0)
+    store = open_store(mini_settings)
+    (state,) = store.all_active("laws")
+    assert state.revision == 2 and "街道（乡镇）受理" in state.content["body"]
+    assert [h["action"] for h in store.history("laws", state.id)] == ["create", "ingest"]

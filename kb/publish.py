@@ -1,0 +1,222 @@
+"""Derive a knowledge base's search index from its store of record, and switch to it atomically.
+
+Every write (an API edit, an upload, ``kb ingest``) ends here. The index is rebuilt
+from the store's active records, but cheaply: vectors of unchanged text come from
+the embedding cache, so only the changed record's chunks are embedded. The new
+version is written completely (and fsynced) before CURRENT moves; if anything
+fails the previous version keeps serving and the caller learns the write is not
+yet indexed. The manifest records the store generation it reflects, so a second
+service instance sharing the store can tell it is behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kb.embedding import EmbeddingCache, embed_with_cache, get_embedder
+from kb.errors import IngestFailed
+from kb.index import CHUNKER_VERSION, IndexLayout, VersionWriter, check_embedder, collection_name, read_manifest
+from kb.recordcodec import to_raw
+from kb.records import Chunk
+from kb.schema import PolicyMeta
+from kb.settings import Settings
+from kb.store import RecordStore
+from kb.synonyms import SynonymTable
+from kb.taxonomy import cached_taxonomy
+from kb.tokenize import get_tokenizer
+from kb.topics import keyword_table
+from kb.validate import Document, Validator
+from kb.vectorstore import VectorCollection, chroma_client
+
+Progress = Callable[[str, int, int], None]
+_thread_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+@dataclass
+class PublishResult:
+    kb: str
+    version: str
+    generation: int
+    chunks: int
+    vectors: int
+    embedded: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def validator_for(settings: Settings, kb: str) -> Validator:
+    taxonomy = cached_taxonomy(settings.taxonomy_path)
+    synonyms = SynonymTable.load(settings.corpus_dir / "synonyms.tsv")
+    return Validator(kb, taxonomy, keyword_table(taxonomy, synonyms), settings.chunk_chars, settings.chunk_overlap)
+
+
+def known_policies(store: RecordStore, kb: str, exclude: set[str] = frozenset()) -> dict[str, tuple[PolicyMeta, set[str]]]:
+    """The store's active policies with their article numbers, so a batch may cite them."""
+    out: dict[str, tuple[PolicyMeta, set[str]]] = {}
+    for state in store.all_active(kb):
+        if state.library != "policy" or state.id in exclude:
+            continue
+        raw = to_raw("policy", state.id, state.content)
+        try:
+            meta = PolicyMeta.model_validate(raw.data)
+        except ValueError:
+            continue
+        out[state.id] = (meta, {a.number for a in (raw.parsed.articles if raw.parsed else []) if a.number})
+    return out
+
+
+@contextmanager
+def kb_write_lock(layout: IndexLayout, wait: bool = True) -> Iterator[None]:
+    """One writer of a kb's index at a time, across threads and processes."""
+    with _guard:
+        tlock = _thread_locks.setdefault(str(layout.root), threading.Lock())
+    if not tlock.acquire(blocking=wait):
+        raise IngestFailed(f"知识库“{layout.kb}”正在由另一个导入任务更新，请稍后再试")
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        with open(layout.root / ".ingest.lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise IngestFailed(f"知识库“{layout.kb}”正在由另一个导入任务更新，请稍后再试") from None
+            yield
+    finally:
+        tlock.release()
+
+
+class Publisher:
+    def __init__(self, settings: Settings, store: RecordStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def reindex(self, kb: str, rebuild: bool = False, progress: Progress | None = None) -> PublishResult:
+        layout = IndexLayout(self.settings.data_dir, kb)
+        with kb_write_lock(layout):
+            return self._reindex_locked(kb, layout, rebuild, progress)
+
+    def _reindex_locked(self, kb: str, layout: IndexLayout, rebuild: bool, progress: Progress | None) -> PublishResult:
+        started = time.perf_counter()
+        settings = self.settings
+        embedder = get_embedder(settings)
+        previous_vid = layout.current()
+        if previous_vid and not rebuild:
+            check_embedder(read_manifest(layout, previous_vid), embedder, kb)
+        generation = self.store.generation(kb)
+        states = self.store.all_active(kb)
+        outcome = validator_for(settings, kb).run([to_raw(s.library, s.id, s.content) for s in states], strict_refs=False)
+        warnings = list(outcome.warnings) + [str(r) for r in outcome.rejections]
+        documents = outcome.documents
+        if not documents:
+            raise IngestFailed(f"知识库“{kb}”的记录库中没有可索引的在用记录，原索引保持不变")
+        sources = {s.id: (s.source_path or f"记录 {s.id}") for s in states}
+        for d in documents:
+            for c in d.chunks:
+                c.source = sources.get(d.doc_id, c.source)
+        chunks = [c for d in documents for c in d.chunks]
+        rows, texts = _vector_rows(chunks)
+        cache = EmbeddingCache(settings.embed_cache_path)
+        try:
+            tick = (lambda n: progress("embed", n, len(texts))) if progress else None
+            vectors, embedded = embed_with_cache(embedder, cache, texts, progress=tick)
+        finally:
+            cache.close()
+        tokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
+        token_lists = [tokenizer.tokens(c.bm25_text) for c in chunks]
+        vid = layout.new_version_id()
+        client = chroma_client(settings)
+        collection = VectorCollection(client, collection_name(kb, vid), settings.hnsw_search_ef)
+        manifest = {
+            "kb": kb,
+            "version": vid,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedder": embedder.fingerprint,
+            "chunker_version": CHUNKER_VERSION,
+            "collection": collection.name,
+            "chroma": settings.chroma_url or "embedded",
+            "counts": _counts(chunks),
+            "vectors": len(texts),
+            "store_generation": generation,
+            "documents": {d.doc_id: {"hash": d.content_hash, "library": d.library, "source": sources.get(d.doc_id, "")}
+                          for d in documents},
+        }
+        writer = VersionWriter(layout, vid)
+        try:
+            writer.write(chunks, rows, vectors, token_lists, manifest, collection)
+            _fsync_tree(writer.path)
+            layout.activate(vid)
+            _fsync_dir(layout.root)
+        except BaseException as exc:
+            writer.discard()
+            collection.drop()
+            if isinstance(exc, Exception):
+                raise IngestFailed(f"写入新索引失败（{type(exc).__name__}），原索引保持不变") from exc
+            raise
+        _remove_stale(layout, client, settings)
+        return PublishResult(kb, vid, generation, len(chunks), len(texts), embedded, time.perf_counter() - started, warnings)
+
+
+def indexed_generation(settings: Settings, kb: str) -> int:
+    layout = IndexLayout(settings.data_dir, kb)
+    vid = layout.current()
+    if vid is None:
+        return -1
+    try:
+        return int(read_manifest(layout, vid).get("store_generation", -1))
+    except (OSError, ValueError):
+        return -1
+
+
+def _vector_rows(chunks: list[Chunk]) -> tuple[np.ndarray, list[str]]:
+    rows: list[int] = []
+    texts: list[str] = []
+    for i, chunk in enumerate(chunks):
+        for text in dict.fromkeys(chunk.embed_texts):
+            rows.append(i)
+            texts.append(text)
+    return np.asarray(rows, dtype=np.int32), texts
+
+
+def _counts(chunks: list[Chunk]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in chunks:
+        counts[c.library] = counts.get(c.library, 0) + 1
+    return counts
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in sorted(path.rglob("*"), reverse=True):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(p)
+    _fsync_dir(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(layout: IndexLayout, client, settings: Settings) -> None:
+    for vid in layout.stale_versions():
+        VectorCollection(client, collection_name(layout.kb, vid), settings.hnsw_search_ef).drop()
+        shutil.rmtree(layout.version_dir(vid), ignore_errors=True)
+
+
+def documents_of(outcome_documents: list[Document]) -> dict[str, Document]:
+    return {d.doc_id: d for d in outcome_documents}
