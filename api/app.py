@@ -9,8 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.auth import ANY_ROLE
 from api.errors import install_error_handlers
-from api.routes import classify, contacts, health, reply, search
+from api.routes import audit, classify, contacts, health, records, reply, search, session
+from kb.editing import RecordEditor
+from kb.keys import KeyStore
+from kb.storesync import StoreSync
+from kb.storefactory import open_store
 from kb.privacy import install_log_masking
 from kb.reply.service import ReplyService
 from kb.service import KnowledgeService
@@ -47,7 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = service
         app.state.classifier, app.state.classifier_error = _load_classifier(settings, service)
         app.state.composer = ReplyService(service, settings)
-        yield
+        app.state.store = open_store(settings)
+        app.state.keys = KeyStore(app.state.store)
+        app.state.editor = RecordEditor(settings, app.state.store, on_indexed=service.invalidate)
+        sync = StoreSync(settings, app.state.store, app.state.editor.publisher)
+        sync.start()
+        try:
+            yield
+        finally:
+            sync.stop()
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
@@ -64,9 +77,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await call_next(request)
 
-    app.include_router(search.router)
-    app.include_router(contacts.router)
     app.include_router(health.router)
-    app.include_router(classify.router)
-    app.include_router(reply.router)
+    app.include_router(session.router)
+    for router in (search.router, contacts.router, classify.router, reply.router):
+        app.include_router(router, dependencies=[ANY_ROLE])
+    app.include_router(records.router)
+    app.include_router(audit.router)
     return app
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def check_binding(settings: Settings, host: str) -> None:
+    """Refuse to serve an open (KB_AUTH=off) service on anything but loopback."""
+    if settings.auth == "off" and host not in LOOPBACK and not host.startswith("127."):
+        raise SystemExit(f"KB_AUTH=off 只允许在本机回环地址上使用，当前绑定 {host}；请开启认证（KB_AUTH=on）或改绑 127.0.0.1")

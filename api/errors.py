@@ -6,7 +6,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from kb.errors import EmbedderMismatch, IndexNotReady, IngestFailed, InvalidQuery, KBError, PayloadTooLarge, UnknownKB
+from kb.errors import (
+    Conflict,
+    EmbedderMismatch,
+    Forbidden,
+    IndexNotReady,
+    IngestFailed,
+    InvalidQuery,
+    KBError,
+    NotAuthenticated,
+    PayloadTooLarge,
+    PreconditionRequired,
+    RecordInvalid,
+    RecordNotFound,
+    StaleRevision,
+    UnknownKB,
+)
 
 STATUS: dict[type[KBError], int] = {
     InvalidQuery: 422,
@@ -15,6 +30,13 @@ STATUS: dict[type[KBError], int] = {
     EmbedderMismatch: 409,
     IngestFailed: 500,
     PayloadTooLarge: 413,
+    RecordNotFound: 404,
+    StaleRevision: 409,
+    Conflict: 409,
+    RecordInvalid: 422,
+    PreconditionRequired: 428,
+    NotAuthenticated: 401,
+    Forbidden: 403,
 }
 
 _FIELD_REASONS = {
@@ -39,7 +61,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KBError)
     async def _kb_error(_: Request, exc: KBError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse(status_code=status, content={"detail": exc.message, "error": type(exc).__name__})
+        content: dict = {"detail": exc.message, "error": type(exc).__name__}
+        if isinstance(exc, RecordInvalid):
+            content["errors"] = exc.errors
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(status_code=status, content=content, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,9 +36,25 @@ def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="要导入的文件或目录；省略时导入 corpus/<kb>")] = None,
     kb: Annotated[str | None, typer.Option("--kb", help="知识库名称；首次导入时自动创建")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="忽略旧索引（例如更换嵌入模型后）")] = False,
+    sync: Annotated[bool, typer.Option("--sync", help="镜像该目录：源文件中已不存在的记录将被停用（先列出并确认）")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="与 --sync 同用：不再询问，直接停用")] = False,
 ) -> None:
-    """导入知识库：校验、分块、嵌入、建索引；有记录被拒绝时退出码为 1。"""
+    """导入知识库：校验、写入记录库、建索引；只新增和更新，从不删除其他来源的记录。
+
+    有记录被拒绝时退出码为 1；--sync 需要停用记录但未确认时退出码为 3。
+    """
     from ingest.pipeline import run_ingest
+
+    def confirm(ids: list[str]) -> bool:
+        err.print(f"[yellow]以下 {len(ids)} 条记录来自该目录，但源文件中已不存在，将被停用（可恢复）：[/yellow]")
+        for rid in ids:
+            err.print(f"  {rid}")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            err.print("未在终端中运行且未给出 --yes：仅列出，不做停用")
+            return False
+        return typer.confirm("确认停用这些记录？", default=False)
 
     settings = Settings()
     if kb is None and paths:
@@ -46,18 +62,31 @@ def ingest(
         raise typer.Exit(2)
     jobs = [(kb, list(paths))] if kb and paths else [(name, [settings.corpus_dir / name]) for name in ([kb] if kb else settings.kbs)]
     any_rejected = False
+    pending = False
     for name, targets in jobs:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as bar:
             progress = _progress_callback(bar, name)
             try:
-                summary = run_ingest(settings, name, targets, rebuild=rebuild, progress=progress)
+                summary = run_ingest(settings, name, targets, rebuild=rebuild, progress=progress, sync=sync,
+                                     confirm=confirm, actor=_actor())
             except KBError as exc:
                 _fail(exc)
         _print_summary(summary)
         any_rejected |= not summary.ok
+        pending = pending or bool(summary.pending_retire)
     if any_rejected:
         raise typer.Exit(1)
+    if pending:
+        raise typer.Exit(3)
+
+
+def _actor() -> str:
+    """Who a CLI write is attributed to in the audit: KB_ACTOR, else the login name."""
+    import getpass
+    import os
+
+    return os.environ.get("KB_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 def _progress_callback(bar: Progress, name: str):
@@ -77,7 +106,7 @@ def _progress_callback(bar: Progress, name: str):
 
 def _print_summary(s) -> None:
     table = Table(title=f"知识库 {s.kb} 导入结果（版本 {s.version}）")
-    for col in ("新增", "更新", "未变", "删除", "拒绝", "分块", "向量", "新计算向量", "耗时"):
+    for col in ("新增", "更新", "未变", "停用", "拒绝", "分块", "向量", "新计算向量", "耗时"):
         table.add_column(col, justify="right")
     table.add_row(str(s.added), str(s.updated), str(s.unchanged), str(s.deleted), str(s.rejected),
                   str(s.chunks), str(s.vectors), str(s.embedded), f"{s.seconds:.1f}s")
@@ -86,6 +115,8 @@ def _print_summary(s) -> None:
         console.print(f"[cyan]推断主题[/cyan] {doc_id}: {', '.join(topics)}")
     for w in s.warnings:
         console.print(f"[yellow]提示[/yellow] {w}")
+    for rid in s.kept_edits:
+        console.print(f"[cyan]保留界面修改[/cyan] {rid}：源文件未变，记录库中较新的修改保持不变")
     for r in s.rejections:
         err.print(f"[red]拒绝[/red] {r}")
     if s.report_path:
@@ -138,9 +169,10 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from api.app import create_app
+    from api.app import check_binding, create_app
 
     settings = Settings()
+    check_binding(settings, host)
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config.setdefault("filters", {})["mask"] = {"()": "kb.privacy.MaskingFilter"}
     log_config["handlers"]["app"] = {"class": "logging.StreamHandler", "formatter": "default",
@@ -314,3 +346,14 @@ def bench(
 
 if __name__ == "__main__":
     app()
+
+
+def _register_groups() -> None:
+    from cli.records import audit_app, keys_app, records_app
+
+    app.add_typer(records_app, name="records")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+
+
+_register_groups()

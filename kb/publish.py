@@ -12,6 +12,8 @@ service instance sharing the store can tell it is behind.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import threading
@@ -100,6 +102,25 @@ class Publisher:
         self.settings = settings
         self.store = store
 
+    def _tokens(self, layout: IndexLayout, previous_vid: str | None, chunks: list[Chunk]) -> list[list[str]]:
+        """BM25 tokens, reused from the live version for unchanged text: jieba is most of a re-index's cost."""
+        known = _read_tokens(layout.version_dir(previous_vid)) if previous_vid else {}
+        tokenizer = get_tokenizer(self.settings.corpus_dir, self.settings.data_dir / "cache")
+        salt = _dictionary_fingerprint(self.settings.corpus_dir)
+        out = []
+        for c in chunks:
+            toks = known.get(_text_key(salt + c.bm25_text))
+            out.append(toks if toks is not None else tokenizer.tokens(c.bm25_text))
+        return out
+
+    def reindex_if_behind(self, kb: str) -> PublishResult | None:
+        """Re-index only when the live index reflects an older store state (checked under the lock)."""
+        layout = IndexLayout(self.settings.data_dir, kb)
+        with kb_write_lock(layout):
+            if indexed_generation(self.settings, kb) >= self.store.generation(kb):
+                return None
+            return self._reindex_locked(kb, layout, False, None)
+
     def reindex(self, kb: str, rebuild: bool = False, progress: Progress | None = None) -> PublishResult:
         layout = IndexLayout(self.settings.data_dir, kb)
         with kb_write_lock(layout):
@@ -131,8 +152,7 @@ class Publisher:
             vectors, embedded = embed_with_cache(embedder, cache, texts, progress=tick)
         finally:
             cache.close()
-        tokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
-        token_lists = [tokenizer.tokens(c.bm25_text) for c in chunks]
+        token_lists = self._tokens(layout, previous_vid, chunks)
         vid = layout.new_version_id()
         client = chroma_client(settings)
         collection = VectorCollection(client, collection_name(kb, vid), settings.hnsw_search_ef)
@@ -153,6 +173,7 @@ class Publisher:
         writer = VersionWriter(layout, vid)
         try:
             writer.write(chunks, rows, vectors, token_lists, manifest, collection)
+            _write_tokens(writer.path, chunks, token_lists, _dictionary_fingerprint(settings.corpus_dir))
             _fsync_tree(writer.path)
             layout.activate(vid)
             _fsync_dir(layout.root)
@@ -164,6 +185,38 @@ class Publisher:
             raise
         _remove_stale(layout, client, settings)
         return PublishResult(kb, vid, generation, len(chunks), len(texts), embedded, time.perf_counter() - started, warnings)
+
+
+TOKENS_FILE = "tokens.jsonl"
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _dictionary_fingerprint(corpus_dir: Path) -> str:
+    """Tokens depend on the jieba dictionary and stop words: a changed dictionary must retokenise."""
+    digest = hashlib.sha1()
+    for name in ("userdict.txt", "stopwords.txt"):
+        try:
+            digest.update((corpus_dir / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
+def _write_tokens(path: Path, chunks: list[Chunk], token_lists: list[list[str]], salt: str) -> None:
+    with open(path / TOKENS_FILE, "w", encoding="utf-8") as fh:
+        for chunk, toks in zip(chunks, token_lists):
+            fh.write(json.dumps([_text_key(salt + chunk.bm25_text), toks], ensure_ascii=False) + "\n")
+
+
+def _read_tokens(path: Path) -> dict[str, list[str]]:
+    try:
+        with open(path / TOKENS_FILE, encoding="utf-8") as fh:
+            return {key: toks for key, toks in (json.loads(line) for line in fh)}
+    except (OSError, ValueError):
+        return {}
 
 
 def indexed_generation(settings: Settings, kb: str) -> int:

@@ -70,6 +70,12 @@ class KnowledgeService:
             self._loaded[kb] = self._load(kb)
             return self._loaded[kb]
 
+    def invalidate(self, kb: str) -> None:
+        """Check CURRENT on the next request: a write in this process has just switched the index."""
+        loaded = self._loaded.get(kb)
+        if loaded is not None:
+            loaded.checked = float("-inf")
+
     def warm(self) -> dict[str, str]:
         """Load every configured knowledge base; returns kb → error text for those that failed."""
         errors = {}

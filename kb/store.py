@@ -143,7 +143,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     else:
         engine = create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
@@ -241,8 +242,11 @@ class RecordStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        """A write transaction (on SQLite it takes the write lock at once, so writers queue)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
 
     # ---- reading -------------------------------------------------------------------------------
     def get(self, kb: str, record_id: str, conn: Connection | None = None) -> RecordState:
@@ -296,10 +300,14 @@ class RecordStore:
                              .order_by(revisions.c.revision)).mappings().all()
         return [dict(r) for r in rows]
 
-    def revision(self, kb: str, record_id: str, revision: int) -> dict[str, Any]:
-        with self.engine.connect() as c:
-            row = c.execute(select(revisions).where(revisions.c.kb == kb, revisions.c.record_id == record_id,
-                                                    revisions.c.revision == revision)).mappings().first()
+    def revision(self, kb: str, record_id: str, revision: int, conn: Connection | None = None) -> dict[str, Any]:
+        query = select(revisions).where(revisions.c.kb == kb, revisions.c.record_id == record_id,
+                                        revisions.c.revision == revision)
+        if conn is not None:
+            row = conn.execute(query).mappings().first()
+        else:
+            with self.engine.connect() as c:
+                row = c.execute(query).mappings().first()
         if row is None:
             raise RecordNotFound(f"记录“{_short(record_id)}”没有第 {revision} 版")
         return dict(row)
@@ -372,7 +380,7 @@ class RecordStore:
     def restore(self, kb: str, record_id: str, revision: int, actor: str, reason: str,
                 expected_revision: int | None = None) -> RecordState:
         with self._tx(None) as c:
-            old = self.revision(kb, record_id, revision)
+            old = self.revision(kb, record_id, revision, c)
             current = self.get(kb, record_id, c)
             change = Change(current.library, record_id, old["content"], _title(current.library, old["content"]),
                             reason or f"恢复为第 {revision} 版")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import kb.keys  # noqa: F401 - its tables join the store's metadata before create_all
 from kb.settings import Settings
 from kb.store import RecordStore, make_engine
 

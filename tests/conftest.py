@@ -71,3 +71,28 @@ def sample_classifier(sample_settings):
     model.review_threshold = 0.75
     model.save(model_dir(s))
     return TicketClassifier.load(model_dir(s), s.corpus_dir / "duties", cached_taxonomy(s.taxonomy_path))
+
+
+def key_for(settings: Settings, name: str, role: str) -> str:
+    """A real key of this role in the settings' store (created once per name)."""
+    from kb.keys import KeyStore
+    from kb.storefactory import open_store
+
+    keys = KeyStore(open_store(settings))
+    cache = settings.data_dir / f".test-key-{name}"
+    if cache.exists():
+        return cache.read_text(encoding="utf-8")
+    key = keys.create(name, role, actor="tests")
+    cache.write_text(key, encoding="utf-8")
+    return key
+
+
+def api_client(settings: Settings, role: str = "agent"):
+    """A TestClient over the real app that authenticates as a key of ``role``."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(settings))
+    client.headers["Authorization"] = f"Bearer {key_for(settings, f'test-{role}', role)}"
+    return client

@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from tests.conftest import api_client
 
 
 @pytest.fixture(scope="module")
 def client(sample_settings):
-    with TestClient(create_app(sample_settings)) as c:
+    with api_client(sample_settings) as c:
         yield c
 
 

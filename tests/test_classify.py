@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from tests.conftest import api_client
 from kb.classify.classifier import TicketClassifier
 from kb.classify.risk import RiskDetector
 from kb.classify.training import model_dir
@@ -81,7 +81,7 @@ def test_model_is_versioned_and_reloads_identically(sample_settings, sample_clas
 
 def test_api_classify_single_batch_and_no_raw_numbers_in_logs(sample_settings, sample_classifier, caplog):
     ticket = f"来电人王某某（电话13900001234，身份证{VALID_ID}）咨询低保申请条件。"
-    with TestClient(create_app(sample_settings)) as client, caplog.at_level(logging.INFO):
+    with api_client(sample_settings) as client, caplog.at_level(logging.INFO):
         one = client.post("/v1/classify", json={"text": ticket, "kb": "minzheng"})
         assert one.status_code == 200
         assert one.json()["subtopic"] == "dibao"

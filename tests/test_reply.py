@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from tests.conftest import api_client
 from kb.reply.composer import ESCALATION_TEXT
 from kb.reply.facts import check_grounding
 from kb.reply.service import ReplyService
@@ -128,7 +128,7 @@ def test_generated_reply_is_used_only_when_every_fact_is_cited(sample_service, s
 
 
 def test_reply_endpoint(sample_settings, sample_classifier):
-    with TestClient(create_app(sample_settings)) as client:
+    with api_client(sample_settings) as client:
         r = client.post("/v1/reply", json={"question": "结婚登记要带什么材料", "kb": "minzheng", "district": "海淀"})
         assert r.status_code == 200
         body = r.json()
