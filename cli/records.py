@@ -205,3 +205,33 @@ def verify() -> None:
             err.print(f"[red]{p}[/red]")
         raise typer.Exit(1)
     console.print(f"审计链完整：共 {n} 条记录")
+
+
+def register_handover(app: typer.Typer) -> None:
+    @app.command("export")
+    def export(kb: Annotated[str, typer.Option("--kb")], out: Annotated[Path, typer.Option("--out")]) -> None:
+        """导出知识库的全部内容（各库文件、全部历史版本、审计日志、词典、向量）为一个 zip。"""
+        from kb.exporting import export_kb
+        from kb.storefactory import open_store
+
+        settings = Settings()
+        try:
+            manifest = export_kb(settings, open_store(settings), kb, out, _actor())
+        except KBError as exc:
+            _fail(exc)
+        console.print(f"已导出 {kb}：{manifest['records']} 条记录、{manifest['revisions']} 个版本、"
+                      f"{len(manifest['files'])} 个文件 → {out}")
+
+    @app.command("import")
+    def import_(archive: Path, kb: Annotated[str | None, typer.Option("--kb", help="导入为此名称；默认沿用导出时的名称")] = None) -> None:
+        """从导出文件新建知识库；嵌入模型一致时直接使用文件中的向量，不重新计算。"""
+        from kb.exporting import import_kb
+        from kb.storefactory import open_store
+
+        settings = Settings()
+        try:
+            manifest, result, reused = import_kb(settings, open_store(settings), archive, _actor(), kb)
+        except KBError as exc:
+            _fail(exc)
+        console.print(f"已导入 {kb or manifest['kb']}：{manifest['records']} 条记录，索引版本 {result.version}，"
+                      f"{result.chunks} 个分块；复用向量 {reused} 个，新计算 {result.embedded} 个")
