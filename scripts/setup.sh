@@ -14,3 +14,5 @@ fi
 .venv/bin/kb ingest
 # The ticket classifier (retrained only when tickets or the knowledge base changed).
 .venv/bin/kb train-classifier --if-changed
+# A local admin key on first run (data/admin.key, owner-only); later runs only say where it is.
+.venv/bin/kb keys ensure-local
