@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import ANY_ROLE
 from api.errors import install_error_handlers
-from api.routes import audit, classify, contacts, health, records, reply, search, session
+from api.routes import audit, classify, contacts, documents, health, records, reply, search, session
 from kb.editing import RecordEditor
 from kb.keys import KeyStore
 from kb.storesync import StoreSync
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (search.router, contacts.router, classify.router, reply.router):
         app.include_router(router, dependencies=[ANY_ROLE])
     app.include_router(records.router)
+    app.include_router(documents.router)
     app.include_router(audit.router)
     return app
 

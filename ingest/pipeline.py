@@ -78,11 +78,14 @@ def run_ingest(
     sync: bool = False,
     confirm: Confirm | None = None,
     store: RecordStore | None = None,
+    dry_run: bool = False,
+    source_name: str | None = None,
 ) -> IngestSummary:
     """Ingest files into the store and re-index; with ``sync`` retire what vanished from the folder.
 
     ``confirm`` receives the ids that a sync would retire and says whether to go ahead; without it a
-    sync only lists them (``summary.pending_retire``).
+    sync only lists them (``summary.pending_retire``). ``dry_run`` reports what would be added, updated
+    and rejected and changes nothing.
     """
     started = time.perf_counter()
     summary = IngestSummary(kb)
@@ -94,11 +97,23 @@ def run_ingest(
     if vid and not rebuild:
         check_embedder(read_manifest(layout, vid), get_embedder(settings), kb)
     store = store or open_store(settings)
-    batches = [_load_and_validate(settings, kb, root, summary, progress, store) for root in paths]
+    batches = [_load_and_validate(settings, kb, root, summary, progress, store, source_name) for root in paths]
+    if dry_run:
+        for changes, _ in batches:
+            plan = store.upsert_from_source(kb, changes, actor, dry_run=True)
+            summary.added += len(plan.added)
+            summary.updated += len(plan.updated) + len(plan.conflicts)
+            summary.unchanged += len(plan.unchanged) + len(plan.kept_edits)
+            summary.conflicts += plan.conflicts
+            summary.kept_edits += plan.kept_edits
+        summary.seconds = time.perf_counter() - started
+        return summary
     if not any(changes for changes, _ in batches) and not sync:
         summary.seconds = time.perf_counter() - started
         _write_rejections(layout, summary)
-        raise IngestFailed(f"没有可导入的有效记录（{summary.rejected} 条被拒绝），原索引保持不变；详见 {summary.report_path}")
+        failure = IngestFailed(f"没有可导入的有效记录（{summary.rejected} 条被拒绝），原索引保持不变；详见 {summary.report_path}")
+        failure.summary = summary  # type: ignore[attr-defined] - the upload route reports the rejections
+        raise failure
     for changes, root in batches:
         outcome = store.upsert_from_source(kb, changes, actor)
         summary.added += len(outcome.added)
@@ -133,11 +148,12 @@ def run_ingest(
 
 
 def _load_and_validate(
-    settings: Settings, kb: str, root: Path, summary: IngestSummary, progress: Progress | None, store: RecordStore
+    settings: Settings, kb: str, root: Path, summary: IngestSummary, progress: Progress | None, store: RecordStore,
+    source_name: str | None = None,
 ) -> tuple[list[Change], str]:
     files, skipped = discover([root])
     base = root if root.is_dir() else root.parent
-    label = source_label(base)
+    label = source_name or source_label(base)
     summary.files += len(files)
     summary.skipped_files += [str(p) for p in skipped]
     records: list[RawRecord] = []

@@ -386,7 +386,7 @@ class RecordStore:
                             reason or f"恢复为第 {revision} 版")
             return self.update(kb, change, actor, expected_revision, action="restore", conn=c)
 
-    def upsert_from_source(self, kb: str, changes: list[Change], actor: str) -> IngestOutcome:
+    def upsert_from_source(self, kb: str, changes: list[Change], actor: str, dry_run: bool = False) -> IngestOutcome:
         """Apply records read from files; an unchanged file never overwrites an edit made over the API.
 
         A record changes only when its file's content differs from what was last ingested from it.
@@ -399,7 +399,8 @@ class RecordStore:
                 digest = content_hash(ch.content)
                 current = self.find(kb, ch.record_id, c)
                 if current is None:
-                    self.create(kb, ch, actor, conn=c)
+                    if not dry_run:
+                        self.create(kb, ch, actor, conn=c)
                     out.added.append(ch.record_id)
                     continue
                 if current.source_hash == digest and current.status != RETIRED:
@@ -409,6 +410,9 @@ class RecordStore:
                         out.unchanged.append(ch.record_id)
                     continue
                 if current.content_hash == digest and current.status != RETIRED:
+                    if dry_run:
+                        out.unchanged.append(ch.record_id)
+                        continue
                     c.execute(update(records).where(records.c.kb == kb, records.c.id == ch.record_id)
                               .values(source_root=ch.source_root, source_path=ch.source_path, source_hash=digest))
                     out.unchanged.append(ch.record_id)
@@ -419,7 +423,8 @@ class RecordStore:
                     out.conflicts.append(ch.record_id)
                 else:
                     out.updated.append(ch.record_id)
-                self.update(kb, ch, actor, None, action="ingest", conn=c)
+                if not dry_run:
+                    self.update(kb, ch, actor, None, action="ingest", conn=c)
         return out
 
     def retire_missing(self, kb: str, source_root: str, present: set[str], actor: str, dry_run: bool) -> list[str]:
