@@ -17,6 +17,7 @@ class SearchBody(BaseModel):
     topics: list[str] | None = None
     district: str | None = None
     include_repealed: bool = False
+    include_pending: bool = False
 
 
 class SearchResultItem(BaseModel):

@@ -108,3 +108,13 @@ class LoginResponse(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+class CheckResponse(BaseModel):
+    kb: str
+    today: str
+    problems: int
+    stale_references: list[dict[str, Any]]
+    amount_conflicts: list[dict[str, Any]]
+    phone_conflicts: list[dict[str, Any]]
+    unreviewed: list[dict[str, Any]]

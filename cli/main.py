@@ -349,9 +349,10 @@ if __name__ == "__main__":
 
 
 def _register_groups() -> None:
-    from cli.records import audit_app, keys_app, records_app, register_handover
+    from cli.records import audit_app, keys_app, records_app, register_check, register_handover
 
     register_handover(app)
+    register_check(app)
 
     app.add_typer(records_app, name="records")
     app.add_typer(keys_app, name="keys")

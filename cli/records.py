@@ -235,3 +235,36 @@ def register_handover(app: typer.Typer) -> None:
             _fail(exc)
         console.print(f"已导入 {kb or manifest['kb']}：{manifest['records']} 条记录，索引版本 {result.version}，"
                       f"{result.chunks} 个分块；复用向量 {reused} 个，新计算 {result.embedded} 个")
+
+
+
+def register_check(app: typer.Typer) -> None:
+    @app.command("check")
+    def check(kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """检查知识库：失效引用、答复与条款金额不一致、电话不一致、长期未复核的记录。有问题时退出码为 1。"""
+        from kb.checks import run_checks
+        from kb.service import KnowledgeService
+        from kb.storefactory import open_store
+
+        settings = Settings()
+        try:
+            report = run_checks(kb, open_store(settings), KnowledgeService(settings).index(kb),
+                                settings.unreviewed_days, settings.today)
+        except KBError as exc:
+            _fail(exc)
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n")
+        else:
+            for item in report.stale_references:
+                console.print(f"[red]失效引用[/red] {item['answer_id']} → {item['doc']} {item['article']}：{item['reason']}")
+            for item in report.amount_conflicts:
+                console.print(f"[yellow]金额不一致[/yellow] {item['answer_id']} 与 {item['policy_id']}（{item['context']}）："
+                              f"{'、'.join(item['answer_values'])} ≠ {'、'.join(item['policy_values'])}")
+            for item in report.phone_conflicts:
+                console.print(f"[yellow]电话不一致[/yellow] {item['unit']}：通讯录 {item['directory_phone']}，"
+                              f"{item['record_id']} 中为 {item['phone_in_record']}")
+            console.print(f"超过 {settings.unreviewed_days} 天未复核：{len(report.unreviewed)} 条")
+            console.print(f"共 {report.problems} 个问题（{report.today}）")
+        if report.problems:
+            raise typer.Exit(1)

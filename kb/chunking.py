@@ -71,6 +71,7 @@ def policy_chunks(
                         "issued": meta.issued.isoformat() if meta.issued else "",
                         "successor": meta.successor or "",
                         "scope": meta.scope,
+                        "expires": meta.expires.isoformat() if meta.expires else "",
                     },
                 )
             )

@@ -16,6 +16,7 @@ the previous index intact and queryable.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import numpy as np
 
 from kb.embedding import Embedder
 from kb.errors import EmbedderMismatch, IndexNotReady, UnknownKB
+from kb.lifecycle import PENDING, beijing_today, status_on
 from kb.records import Chunk
 from kb.vectorstore import VectorCollection
 
@@ -133,8 +135,11 @@ class VersionWriter:
 class LoadedIndex:
     """A live version in memory: chunks, BM25, vectors (memory-mapped) and its Chroma collection."""
 
-    def __init__(self, layout: IndexLayout, vid: str, manifest: dict[str, Any], client, search_ef: int) -> None:
+    def __init__(self, layout: IndexLayout, vid: str, manifest: dict[str, Any], client, search_ef: int,
+                 today: dt.date | None = None) -> None:
         path = layout.version_dir(vid)
+        self.fixed_today = today
+        self._current_masks: tuple[dt.date, np.ndarray, np.ndarray] | None = None
         self.kb = layout.kb
         self.vid = vid
         self.manifest = manifest
@@ -163,12 +168,29 @@ class LoadedIndex:
             self.citywide[i] = not c.districts
             self.in_force[i] = c.in_force
 
+    def status_of(self, i: int) -> str:
+        c = self.chunks[i]
+        return status_on(c.status, c.effective, str(c.extra.get("expires", "")), beijing_today(self.fixed_today))
+
+    def current_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(in force today, not yet effective today), recomputed when the Beijing date changes."""
+        today = beijing_today(self.fixed_today)
+        if self._current_masks is None or self._current_masks[0] != today:
+            statuses = [self.status_of(i) for i in range(len(self.chunks))]
+            current = np.array([s not in ("已修订", "已废止", PENDING) for s in statuses], dtype=bool)
+            pending = np.array([s == PENDING for s in statuses], dtype=bool)
+            self._current_masks = (today, current, pending)
+        return self._current_masks[1], self._current_masks[2]
+
+    def is_current(self, i: int) -> bool:
+        return bool(self.current_masks()[0][i])
+
     @property
     def size(self) -> int:
         return len(self.chunks)
 
 
-def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int) -> LoadedIndex:
+def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int, today: dt.date | None = None) -> LoadedIndex:
     if not layout.root.exists():
         raise UnknownKB(f"知识库“{layout.kb}”不存在，请先执行 `kb ingest --kb {layout.kb} <目录>` 建立索引")
     vid = layout.current()
@@ -176,4 +198,4 @@ def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int) 
         raise IndexNotReady(f"知识库“{layout.kb}”尚无可用索引，请先执行 `kb ingest --kb {layout.kb}`")
     manifest = read_manifest(layout, vid)
     check_embedder(manifest, embedder, layout.kb)
-    return LoadedIndex(layout, vid, manifest, client, search_ef)
+    return LoadedIndex(layout, vid, manifest, client, search_ef, today)

@@ -56,6 +56,7 @@ class Hit:
     snippet: str = ""
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    status: str = ""  # the status on the day of the search (未生效 / expired → 已废止); empty: the recorded one
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
@@ -69,7 +70,7 @@ class Hit:
             "topics": list(c.topics),
             "district": c.districts[0] if len(c.districts) == 1 else ("、".join(c.districts) or None),
             "street": c.street or None,
-            "status": c.status,
+            "status": self.status or c.status,
             "snippet": self.snippet,
             "score": round(float(self.score), 6),
             "source": c.source,

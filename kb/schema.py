@@ -68,6 +68,7 @@ class PolicyMeta(_Record):
     issuer: str = ""
     issued: dt.date | None = None
     effective: dt.date | None = None
+    expires: dt.date | None = None
     status: Literal["有效", "已修订", "已废止"] = "有效"
     successor: str | None = None
     scope: str = "北京市"
@@ -78,6 +79,8 @@ class PolicyMeta(_Record):
             raise ValueError(f"状态为“{self.status}”的文件必须在 successor 中写明替代它的文件编号")
         if self.successor and self.successor == self.id:
             raise ValueError("successor 不能指向文件自身")
+        if self.expires and self.effective and self.expires <= self.effective:
+            raise ValueError("失效日期 expires 必须晚于施行日期 effective")
         return self
 
 

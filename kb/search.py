@@ -41,6 +41,7 @@ class SearchRequest:
     topics: list[str] | None = None
     district: str | None = None
     include_repealed: bool = False
+    include_pending: bool = False
     mode: Mode = "hybrid"
     use_synonyms: bool | None = None
     dedupe: bool = True
@@ -126,8 +127,11 @@ class Searcher:
         district = canonical_district(req.district)
         if district:
             mask &= idx.citywide | idx.by_district.get(district, np.zeros(idx.size, dtype=bool))
+        current, pending = idx.current_masks()
         if not req.include_repealed:
-            mask &= idx.in_force
+            mask &= current | pending
+        if not req.include_pending:
+            mask &= ~pending
         return mask
 
     def search(self, req: SearchRequest) -> SearchResult:
@@ -161,7 +165,7 @@ class Searcher:
             if req.dedupe and chunk.doc_id in seen_docs:
                 continue
             seen_docs.add(chunk.doc_id)
-            hits.append(Hit(chunk, score, "", dense_rank.get(chunk_i), bm25_rank.get(chunk_i)))
+            hits.append(Hit(chunk, score, "", dense_rank.get(chunk_i), bm25_rank.get(chunk_i), self.index.status_of(chunk_i)))
             if len(hits) >= req.top_k * 3:
                 break
         hits = diversify(hits, req.top_k, self.settings.library_cap if not req.libraries else 1.0)

@@ -49,7 +49,8 @@ class KnowledgeService:
         return sorted(found | set(self.settings.kbs))
 
     def _load(self, kb: str) -> _Loaded:
-        index = open_index(IndexLayout(self.settings.data_dir, kb), self.embedder, self.client, self.settings.hnsw_search_ef)
+        index = open_index(IndexLayout(self.settings.data_dir, kb), self.embedder, self.client, self.settings.hnsw_search_ef,
+                           self.settings.today)
         searcher = Searcher(index, self.embedder, self.tokenizer, self.synonyms, self.taxonomy, self.settings)
         return _Loaded(searcher, ContactDirectory(index.chunks, self.taxonomy), time.monotonic())
 

@@ -8,6 +8,7 @@ surfacing as a strange answer on a live call.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store of record; defaults to sqlite:///<data_dir>/store.sqlite"
     )
+    today: dt.date | None = Field(default=None, description="Fix 'today' (Beijing date) for policy lifecycle; tests and demos")
+    unreviewed_days: int = Field(default=365, ge=1, description="kb check lists records not reviewed for longer")
     auth: Literal["on", "off"] = Field(default="on", description="'off' opens every route; refused unless bound to loopback")
     session_idle_minutes: int = Field(default=480, ge=1, description="A console session ends after this much idle time")
     login_failure_delay: float = Field(default=1.0, ge=0.0, description="Seconds added per recent failed login from one address")

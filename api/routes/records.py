@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Manager, require
 from api.schemas_records import (
+    CheckResponse,
     CreateBody,
     HistoryItem,
     HistoryResponse,
@@ -133,3 +134,13 @@ async def restore(request: Request, response: Response, kb: str, record_id: str,
     result = await run_in_threadpool(_editor(request).restore, kb, record_id, body.revision, who.name, body.reason, expected)
     _respond(response, result.state)
     return _body(result.state, result)
+
+
+@router.get("/check", response_model=CheckResponse)
+def check(request: Request, kb: str, _: Manager) -> dict:
+    from kb.checks import run_checks
+
+    _check_kb(request, kb)
+    settings = request.app.state.settings
+    index = request.app.state.service.index(kb)
+    return run_checks(kb, _store(request), index, settings.unreviewed_days, settings.today).to_json()

@@ -21,6 +21,7 @@ async def search(body: SearchBody, service: ServiceDep) -> dict:
         topics=body.topics,
         district=body.district,
         include_repealed=body.include_repealed,
+        include_pending=body.include_pending,
     )
     result = await run_in_threadpool(service.search, body.kb, request)
     return {

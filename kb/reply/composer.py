@@ -216,7 +216,7 @@ class ReplyComposer:
         for ref in answer.extra.get("policy_refs", []):
             key = f"{ref['doc']}#{ref['article']}"
             i = index.position.get(key, index.position.get(f"{key}-1"))
-            if i is not None and index.chunks[i].in_force and all(c.id != index.chunks[i].id for c in out):
+            if i is not None and index.is_current(i) and all(c.id != index.chunks[i].id for c in out):
                 out.append(index.chunks[i])
         if out:
             return out
