@@ -337,15 +337,15 @@ def eval_classify(
 def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
+    only: Annotated[str | None, typer.Option("--only", help="只运行一部分：records（写入到可检索、上传、导出导入）")] = None,
 ) -> None:
-    """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值。"""
-    from eval.bench import run_bench
+    """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值、写入到可检索。"""
+    from eval.bench import run_bench, run_records_bench
 
+    if only == "records":
+        run_records_bench(Settings(), console)
+        return
     run_bench(Settings(), console, large_chunks=large, n_queries=queries)
-
-
-if __name__ == "__main__":
-    app()
 
 
 def _register_groups() -> None:
@@ -360,3 +360,7 @@ def _register_groups() -> None:
 
 
 _register_groups()
+
+
+if __name__ == "__main__":
+    app()

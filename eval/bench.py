@@ -59,7 +59,16 @@ def _free_port() -> int:
 
 
 def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, float]:
+    import secrets
+
     import httpx
+
+    from kb.keys import KeyStore
+    from kb.storefactory import open_store
+
+    keys = KeyStore(open_store(settings))
+    key_name = f"bench-{secrets.token_hex(4)}"
+    key = keys.create(key_name, "agent", actor="bench")
 
     port = _free_port()
     env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_EMBED_CACHE": str(settings.embed_cache_path)}
@@ -67,7 +76,8 @@ def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, f
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                          headers={"Authorization": f"Bearer {key}"}) as client:
             deadline = time.time() + 120
             while True:
                 try:
@@ -95,6 +105,7 @@ def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, f
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        keys.revoke(key_name, actor="bench")
 
 
 def ingestion_throughput(settings: Settings, kb: str) -> dict[str, float]:
@@ -232,5 +243,74 @@ def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_querie
     for key, value in report.items():
         table.add_row(key, json.dumps(value, ensure_ascii=False))
     console.print(table)
+    console.print(json.dumps(report, ensure_ascii=False))
+    return report
+
+
+def run_records_bench(settings: Settings, console, kb: str = "canlian", edits: int = 20) -> dict:
+    """Write-to-searchable latency, one record's re-index, a 200-record XLSX upload, export/import, store size.
+
+    Runs on a scratch copy of one sample knowledge base (warm embedding cache), so the real store is untouched.
+    """
+    import openpyxl
+
+    from ingest.pipeline import run_ingest
+    from kb.editing import RecordEditor
+    from kb.exporting import export_kb, import_kb
+    from kb.search import SearchRequest
+    from kb.storefactory import open_store
+
+    report: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = settings.model_copy(update={"data_dir": Path(tmp) / "data", "embed_cache": settings.embed_cache_path,
+                                              "database_url": None, "kbs": [kb]})
+        run_ingest(scratch, kb, [settings.corpus_dir / kb])
+        store = open_store(scratch)
+        service = KnowledgeService(scratch)
+        editor = RecordEditor(scratch, store, on_indexed=service.invalidate)
+        target = next(s for s in store.all_active(kb) if s.library == "answer")
+        latencies, reindex = [], []
+        for i in range(edits):
+            marker = f"（测试修订第{i + 1}号）"
+            content = {**store.get(kb, target.id).content}
+            content["answer"] = content["answer"].rstrip("。") + marker
+            t = time.perf_counter()
+            result = editor.update(kb, target.id, content, "bench", "基准测试", None)
+            while marker not in service.index(kb).chunks[service.index(kb).position[target.id]].text:
+                time.sleep(0.01)
+            service.search(kb, SearchRequest(content["question"], top_k=1))
+            latencies.append((time.perf_counter() - t) * 1000)
+            reindex.append(result.indexed)
+        report["write_to_searchable_ms"] = percentiles(latencies)
+        report["write_indexed_ok"] = f"{sum(reindex)}/{edits}"
+        t = time.perf_counter()
+        editor.publisher.reindex(kb)
+        report["reindex_one_kb_s"] = round(time.perf_counter() - t, 2)
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(["id", "unit", "level", "district", "street", "phone", "address", "hours", "duties", "topics"])
+        for i in range(200):
+            sheet.append([f"cl-con-b{i:04d}", f"测试区残联第{i}服务站", "区", "朝阳区", "", f"010-0999-{i:04d}",
+                          f"朝阳区示例路{i}号", "工作日 9:00-17:00", "受理残疾人证办理咨询", "cert_apply"])
+        upload = Path(tmp) / "upload" / "contacts.xlsx"
+        upload.parent.mkdir()
+        book.save(upload)
+        t = time.perf_counter()
+        s = run_ingest(scratch, kb, [upload.parent], source_name="上传:bench", store=store)
+        report["upload_200_xlsx_s"] = round(time.perf_counter() - t, 2)
+        report["upload_added"] = s.added
+        archive = Path(tmp) / "export.zip"
+        t = time.perf_counter()
+        export_kb(scratch, store, kb, archive, "bench")
+        report["export_s"] = round(time.perf_counter() - t, 2)
+        report["export_mb"] = round(archive.stat().st_size / 1048576, 2)
+        fresh = scratch.model_copy(update={"data_dir": Path(tmp) / "fresh", "embed_cache": Path(tmp) / "fresh.sqlite"})
+        t = time.perf_counter()
+        _, result, reused = import_kb(fresh, open_store(fresh), archive, "bench")
+        report["import_s"] = round(time.perf_counter() - t, 2)
+        report["import_embedded"] = result.embedded
+        report["import_reused_vectors"] = reused
+        report["store_mb"] = round(sum(f.stat().st_size for f in scratch.data_dir.glob("store.sqlite*")) / 1048576, 2)
+        report["store_records"] = store.list(kb)[0]
     console.print(json.dumps(report, ensure_ascii=False))
     return report
