@@ -28,7 +28,7 @@ HTML = {".html", ".htm"}
 TABLES = {".csv", ".xlsx"}
 STRUCTURED = {".yaml", ".yml", ".jsonl"}
 SUPPORTED = TEXT_POLICY | BINARY_POLICY | HTML | TABLES | STRUCTURED
-IGNORED_NAMES = {"readme.md", "format.md", "source.md", ".ds_store", "thumbs.db"}
+IGNORED_NAMES = {"readme.md", "format.md", "source.md", "gold.jsonl", ".ds_store", "thumbs.db"}
 _FOLDER_LIBRARY = {"policies": "policy", "policy": "policy", "answers": "answer", "contacts": "contact", "problems": "problem"}
 
 

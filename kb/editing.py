@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kb.errors import KBError, RecordInvalid
+from kb.errors import GuardRefused, KBError, RecordInvalid
 from kb.publish import Publisher, known_policies, validator_for
 from kb.recordcodec import to_raw
 from kb.records import LIBRARIES
@@ -90,6 +90,9 @@ class RecordEditor:
     def _publish(self, kb: str, state: RecordState) -> WriteResult:
         try:
             result = self.publisher.reindex(kb)
+        except GuardRefused:
+            self._revert(kb, state)
+            raise
         except KBError as exc:
             log.error("re-index of %s after writing %s failed: %s", kb, state.id, exc.message)
             return WriteResult(state, False, "", exc.message)
@@ -99,3 +102,13 @@ class RecordEditor:
         if self.on_indexed is not None:
             self.on_indexed(kb)
         return WriteResult(state, True, result.version)
+
+    def _revert(self, kb: str, state: RecordState) -> None:
+        """Undo a write the gold guard refused, as a new revision, so the store matches what is live."""
+        if state.revision == 1:
+            self.store.retire(kb, state.id, "guard", "自测问题 Recall@5 下降超过上限，自动撤回新建")
+            return
+        previous = self.store.revision(kb, state.id, state.revision - 1)
+        change = Change(state.library, state.id, previous["content"], record_title(state.library, previous["content"]),
+                        "自测问题 Recall@5 下降超过上限，自动撤回")
+        self.store.update(kb, change, "guard", state.revision, action="guard_revert", status=previous["status"])

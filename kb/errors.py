@@ -70,3 +70,7 @@ class Forbidden(KBError):
 
 class Conflict(KBError):
     """A write that contradicts the current state (HTTP 409)."""
+
+
+class GuardRefused(Conflict):
+    """A change that would lower the gold set's Recall@5 beyond KB_GUARD_RECALL_DROP (HTTP 409)."""

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from kb.embedding import EmbeddingCache, embed_with_cache, get_embedder
-from kb.errors import IngestFailed
+from kb.errors import GuardRefused, IngestFailed
+from kb.gold import broken, evaluate, load_gold
 from kb.index import CHUNKER_VERSION, IndexLayout, VersionWriter, check_embedder, collection_name, read_manifest
 from kb.recordcodec import to_raw
 from kb.records import Chunk
@@ -55,6 +56,7 @@ class PublishResult:
     embedded: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    gold: dict | None = None
 
 
 def validator_for(settings: Settings, kb: str) -> Validator:
@@ -174,17 +176,55 @@ class Publisher:
         try:
             writer.write(chunks, rows, vectors, token_lists, manifest, collection)
             _write_tokens(writer.path, chunks, token_lists, _dictionary_fingerprint(settings.corpus_dir))
+            gold = self._gold(kb, layout, vid, manifest, client, previous_vid)
+            if gold is not None:
+                manifest["gold"] = gold
+                (writer.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
+                                                           encoding="utf-8")
             _fsync_tree(writer.path)
             layout.activate(vid)
             _fsync_dir(layout.root)
         except BaseException as exc:
             writer.discard()
             collection.drop()
+            if isinstance(exc, GuardRefused):
+                raise
             if isinstance(exc, Exception):
                 raise IngestFailed(f"写入新索引失败（{type(exc).__name__}），原索引保持不变") from exc
             raise
         _remove_stale(layout, client, settings)
-        return PublishResult(kb, vid, generation, len(chunks), len(texts), embedded, time.perf_counter() - started, warnings)
+        details = {"version": vid, "generation": generation, "chunks": len(chunks), "embedded": embedded}
+        if "gold" in manifest:
+            details["gold"] = {k: v for k, v in manifest["gold"].items() if k != "per_query"}
+        self.store.audit_event("system", "publish", kb, reason=f"索引版本 {vid}", details=details)
+        return PublishResult(kb, vid, generation, len(chunks), len(texts), embedded, time.perf_counter() - started,
+                             warnings, manifest.get("gold"))
+
+    def _gold(self, kb: str, layout: IndexLayout, vid: str, manifest: dict, client, previous_vid: str | None) -> dict | None:
+        """Measure the new version on the kb's gold set before it goes live; refuse it when the guard says so."""
+        items = load_gold(self.settings.corpus_dir / kb / "gold.jsonl")
+        if not items:
+            return None
+        from kb.index import LoadedIndex
+        from kb.search import Searcher
+
+        settings = self.settings
+        index = LoadedIndex(layout, vid, manifest, client, settings.hnsw_search_ef, settings.today)
+        tokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
+        searcher = Searcher(index, get_embedder(settings), tokenizer, SynonymTable.load(settings.corpus_dir / "synonyms.tsv"),
+                            cached_taxonomy(settings.taxonomy_path), settings)
+        result = evaluate(searcher, items).to_json()
+        before = read_manifest(layout, previous_vid).get("gold") if previous_vid else None
+        guard = settings.guard_recall_drop
+        if guard is not None and before:
+            drop = (before["recall_at_5"] - result["recall_at_5"]) * 100
+            if drop > guard:
+                lost = broken(before.get("per_query", {}), result["per_query"])
+                raise GuardRefused(
+                    f"此修改使知识库“{kb}”的自测问题 Recall@5 从 {before['recall_at_5']:.3f} 降到 {result['recall_at_5']:.3f}"
+                    f"（下降 {drop:.1f} 个百分点，上限 {guard:g}），已拒绝发布，原索引保持不变。受影响的问题："
+                    + "；".join(lost[:10]))
+        return result
 
 
 TOKENS_FILE = "tokens.jsonl"

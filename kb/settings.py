@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the store of record; defaults to sqlite:///<data_dir>/store.sqlite"
     )
     today: dt.date | None = Field(default=None, description="Fix 'today' (Beijing date) for policy lifecycle; tests and demos")
+    guard_recall_drop: float | None = Field(
+        default=None, ge=0.0, le=100.0, description="Refuse a publish that lowers gold Recall@5 by more points than this")
     unreviewed_days: int = Field(default=365, ge=1, description="kb check lists records not reviewed for longer")
     auth: Literal["on", "off"] = Field(default="on", description="'off' opens every route; refused unless bound to loopback")
     session_idle_minutes: int = Field(default=480, ge=1, description="A console session ends after this much idle time")
