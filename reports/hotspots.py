@@ -1,0 +1,95 @@
+"""热点问题: groups of similar tickets, found by TF-IDF and DBSCAN on cosine distance.
+
+DBSCAN needs no number of clusters and leaves one-off tickets as noise, which is what
+a hot-issue list wants; it works on the sparse matrix, so a month of a busy hotline
+does not need an n×n dense matrix the way agglomerative clustering does. A group is
+"new" (新增热点) when the same kind of ticket was much rarer in the trailing periods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import DBSCAN
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from kb.privacy import mask
+from reports.columns import Ticket
+
+# Call-centre boilerplate shared by every ticket would make all tickets look alike.
+_BOILERPLATE = re.compile(r"来电人|市民|居民|来电|反映|咨询|询问|诉求|表示|称|希望|请|问|尽快|[0-9０-９]+|[A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class HotspotConfig:
+    distance_threshold: float = 0.75
+    min_count: int = 3
+    top: int = 10
+    new_ratio: float = 2.0
+    new_min: int = 5
+    trailing_periods: int = 3
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HotspotConfig:
+        return cls(**data)
+
+
+def _prepare(text: str) -> str:
+    return _BOILERPLATE.sub(" ", text)
+
+
+def find_hotspots(
+    tickets: list[Ticket], trailing: list[list[Ticket]], cfg: HotspotConfig,
+    subtopic_of: Callable[[Ticket], str | None], label: Callable[[str], str],
+) -> list[dict]:
+    """The largest groups of similar tickets, each with a representative masked ticket.
+
+    ``trailing`` holds the tickets of each earlier period the data covers (most recent
+    first); an empty list means the data has no history and 新增 is left null.
+    """
+    if len(tickets) < cfg.min_count:
+        return []
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2, max_df=0.3, sublinear_tf=True)
+    try:
+        matrix = vectorizer.fit_transform([_prepare(t.content) for t in tickets])
+    except ValueError:  # every n-gram pruned: too few or too uniform tickets
+        return []
+    labels = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
+                    algorithm="brute").fit_predict(matrix)
+    groups = [np.flatnonzero(labels == k) for k in sorted(set(labels) - {-1})]
+    groups = sorted((g for g in groups if len(g) >= cfg.min_count), key=lambda g: (-len(g), g[0]))[: cfg.top]
+    terms = np.array(vectorizer.get_feature_names_out())
+    history = [vectorizer.transform([_prepare(t.content) for t in p]) if p else None for p in trailing]
+    out = []
+    for members in groups:
+        centroid = np.asarray(matrix[members].mean(axis=0)).ravel()
+        norm = np.linalg.norm(centroid) or 1.0
+        sims = matrix[members] @ (centroid / norm)
+        rep = tickets[members[int(np.argmax(sims))]]
+        radius = float(np.quantile(sims, 0.1)) if len(sims) else 1.0
+        past = [int(np.sum(h @ (centroid / norm) >= radius)) if h is not None else 0 for h in history]
+        avg = sum(past) / len(past) if past else None
+        is_new = None if avg is None else bool(len(members) >= cfg.new_min and len(members) >= cfg.new_ratio * max(avg, 1.0))
+        subtopics = Counter(s for s in (subtopic_of(tickets[i]) for i in members) if s)
+        main_sub = subtopics.most_common(1)[0][0] if subtopics else None
+        districts = Counter(tickets[i].district for i in members)
+        streets = Counter(f"{tickets[i].district}{tickets[i].street}" for i in members if tickets[i].street)
+        out.append({
+            "count": len(members),
+            "keywords": [str(w).strip() for w in terms[np.argsort(-centroid)[:5]]],
+            "subtopic": main_sub,
+            "subtopic_name": label(main_sub) if main_sub else None,
+            "districts": dict(districts.most_common()),
+            "top_street": streets.most_common(1)[0][0] if streets else None,
+            "types": dict(Counter(tickets[i].type for i in members).most_common()),
+            "example": mask(rep.content),
+            "example_id": rep.ticket_id,
+            "ticket_ids": [tickets[i].ticket_id for i in members],
+            "trailing_average": avg,
+            "is_new": is_new,
+        })
+    return out
