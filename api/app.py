@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
-from api.routes import classify, contacts, health, reply, search
+from api.routes import classify, contacts, health, reply, reports, search
 from kb.privacy import install_log_masking
 from kb.reply.service import ReplyService
 from kb.service import KnowledgeService
@@ -56,11 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def limit_body(request: Request, call_next):
         """Refuse oversized bodies before reading them: one agent's paste must not stall the service."""
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+        limit = settings.report_max_upload_bytes if request.url.path.startswith("/v1/reports") else settings.max_upload_bytes
+        if length and length.isdigit() and int(length) > limit:
             return JSONResponse(
                 status_code=413,
                 content={"detail": f"请求体过大（{int(length) / 1048576:.1f} MB），上限为 "
-                                   f"{settings.max_upload_bytes / 1048576:.1f} MB", "error": "PayloadTooLarge"},
+                                   f"{limit / 1048576:.1f} MB", "error": "PayloadTooLarge"},
             )
         return await call_next(request)
 
@@ -69,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(classify.router)
     app.include_router(reply.router)
+    app.include_router(reports.router)
     return app

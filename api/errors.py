@@ -6,11 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from kb.errors import EmbedderMismatch, IndexNotReady, IngestFailed, InvalidQuery, KBError, PayloadTooLarge, UnknownKB
+from kb.errors import (EmbedderMismatch, IndexNotReady, IngestFailed, InvalidQuery, KBError, NotFound, PayloadTooLarge,
+                       UnknownKB)
 
 STATUS: dict[type[KBError], int] = {
     InvalidQuery: 422,
     UnknownKB: 404,
+    NotFound: 404,
     IndexNotReady: 503,
     EmbedderMismatch: 409,
     IngestFailed: 500,

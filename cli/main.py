@@ -312,5 +312,10 @@ def bench(
     run_bench(Settings(), console, large_chunks=large, n_queries=queries)
 
 
+from cli.report import report as _report  # noqa: E402 - registered after the commands above
+
+app.command("report")(_report)
+
+
 if __name__ == "__main__":
     app()

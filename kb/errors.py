@@ -38,3 +38,7 @@ class IngestFailed(KBError):
 
 class PayloadTooLarge(KBError):
     """An upload over the configured limit (HTTP 413)."""
+
+
+class NotFound(KBError):
+    """A requested item (a generated report file) that does not exist (HTTP 404)."""

@@ -284,3 +284,30 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(out_dir / "report.json")
     return [out_dir / f for f in FILES]
+
+
+def optional_collaborators(settings: Settings, kb: str) -> tuple[object | None, object | None, list[str]]:
+    """(classifier, knowledge service, notes): each present when built, None with a note when not.
+
+    A report is still worth having without them: subtopics come from the export and hot
+    issues go without a matching standard answer.
+    """
+    from kb.classify.classifier import TicketClassifier
+    from kb.classify.training import model_dir
+    from kb.index import IndexLayout
+
+    notes = []
+    try:
+        classifier = TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties",
+                                           cached_taxonomy(settings.taxonomy_path))
+    except KBError as exc:
+        classifier = None
+        notes.append(exc.message)
+    service = None
+    if IndexLayout(settings.data_dir, kb).current() is not None:
+        from kb.service import KnowledgeService
+
+        service = KnowledgeService(settings)
+    else:
+        notes.append(f"知识库 {kb} 尚未建立索引，热点问题不附标准答复口径")
+    return classifier, service, notes
