@@ -189,7 +189,10 @@ class ReportBuilder:
             if not _covers(tickets, p):
                 break
             trailing.append([t for t in tickets if p.contains(t.day)])
-        found = find_hotspots(now, trailing, cfg, subtopic_of, lambda c: _label(self.taxonomy, c))
+        from kb.tokenize import get_tokenizer
+
+        tokenizer = get_tokenizer(self.settings.corpus_dir, self.settings.data_dir / "cache")
+        found = find_hotspots(now, trailing, cfg, subtopic_of, lambda c: _label(self.taxonomy, c), tokenizer.tokens)
         for h in found:
             h["ticket_ids"] = h["ticket_ids"][: self.cfg.max_listed]
             answer = self._answer(h["example"])

@@ -1,4 +1,4 @@
-"""热点问题: groups of similar tickets, found by TF-IDF and DBSCAN on cosine distance.
+"""热点问题: groups of similar tickets, found by TF-IDF over jieba words and DBSCAN on cosine distance.
 
 DBSCAN needs no number of clusters and leaves one-off tickets as noise, which is what
 a hot-issue list wants; it works on the sparse matrix, so a month of a busy hotline
@@ -26,7 +26,7 @@ _BOILERPLATE = re.compile(r"来电人|市民|居民|来电|反映|咨询|询问|
 
 @dataclass(frozen=True)
 class HotspotConfig:
-    distance_threshold: float = 0.75
+    distance_threshold: float = 0.6
     min_count: int = 3
     top: int = 10
     new_ratio: float = 2.0
@@ -45,6 +45,7 @@ def _prepare(text: str) -> str:
 def find_hotspots(
     tickets: list[Ticket], trailing: list[list[Ticket]], cfg: HotspotConfig,
     subtopic_of: Callable[[Ticket], str | None], label: Callable[[str], str],
+    tokens: Callable[[str], list[str]],
 ) -> list[dict]:
     """The largest groups of similar tickets, each with a representative masked ticket.
 
@@ -53,9 +54,9 @@ def find_hotspots(
     """
     if len(tickets) < cfg.min_count:
         return []
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2, max_df=0.3, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer=lambda text: tokens(_prepare(text)), min_df=2, max_df=0.3, sublinear_tf=True)
     try:
-        matrix = vectorizer.fit_transform([_prepare(t.content) for t in tickets])
+        matrix = vectorizer.fit_transform([t.content for t in tickets])
     except ValueError:  # every n-gram pruned: too few or too uniform tickets
         return []
     labels = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
@@ -63,7 +64,7 @@ def find_hotspots(
     groups = [np.flatnonzero(labels == k) for k in sorted(set(labels) - {-1})]
     groups = sorted((g for g in groups if len(g) >= cfg.min_count), key=lambda g: (-len(g), g[0]))[: cfg.top]
     terms = np.array(vectorizer.get_feature_names_out())
-    history = [vectorizer.transform([_prepare(t.content) for t in p]) if p else None for p in trailing]
+    history = [vectorizer.transform([t.content for t in p]) if p else None for p in trailing]
     out = []
     for members in groups:
         centroid = np.asarray(matrix[members].mean(axis=0)).ravel()

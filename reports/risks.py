@@ -23,7 +23,7 @@ from reports.columns import Ticket
 
 _PLACE = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,12}?(?:小区|社区|养老院|养老驿站|驿站|敬老院|福利院|照料中心|养老中心|"
                     r"殡仪馆|公墓|陵园|婚姻登记处|服务中心|家园|花园|公寓|大厦|市场|村))")
-_PLACE_PREFIX = re.compile(r"^.*?(?:在|住|于|的|是|到|去|对|区|街道|镇|乡)")
+_PLACE_PREFIX = re.compile(r"^.*(?:反映|投诉|举报|咨询|在|住|于|的|是|到|去|对|称|说|区|街道|镇|乡|：|，)")
 
 
 def load_key(path: Path) -> bytes:
