@@ -30,6 +30,11 @@ UNCLASSIFIED = "unclassified"
 FILES = ("report.json", "report.docx", "report.xlsx", "report.html")
 
 
+def size_text(n: int) -> str:
+    """1.5 MB / 16 KB: a limit of a few KB (tests, tight deployments) must not read as 0.0 MB."""
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} KB"
+
+
 @dataclass(frozen=True)
 class PeriodRequest:
     kind: str
@@ -87,7 +92,7 @@ class ReportBuilder:
             raise InvalidQuery(f"文件不存在：{path}")
         limit = self.settings.report_max_upload_bytes
         if size > limit:
-            raise PayloadTooLarge(f"工单导出文件过大（{size / 1048576:.1f} MB），上限为 {limit / 1048576:.1f} MB")
+            raise PayloadTooLarge(f"工单导出文件过大（{size_text(size)}），上限为 {size_text(limit)}")
         return parse_export(path, self.columns, data)
 
     def _classify(self, tickets: list[Ticket]) -> dict[str, object]:

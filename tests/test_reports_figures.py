@@ -219,7 +219,7 @@ def test_huge_file_is_refused_by_its_own_limit(tmp_path):
     shutil.copy(FIXTURE, big)
     with pytest.raises(PayloadTooLarge) as exc:
         ReportBuilder(settings, "minzheng").parse(big)
-    assert exc.value.message == f"工单导出文件过大（{big.stat().st_size / 1048576:.1f} MB），上限为 0.0 MB"
+    assert exc.value.message == f"工单导出文件过大（{big.stat().st_size / 1024:.0f} KB），上限为 2 KB"
 
 
 def test_unknown_kb_is_refused(tmp_path):

@@ -62,7 +62,9 @@ async def _save_upload(upload: UploadFile, target: Path, limit: int) -> None:
         while chunk := await upload.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"工单导出文件过大（超过 {limit / 1048576:.1f} MB 上限）")
+                from reports.build import size_text
+
+                raise PayloadTooLarge(f"工单导出文件过大（超过 {size_text(limit)} 上限）")
             fh.write(chunk)
 
 
