@@ -21,12 +21,13 @@ from kb.privacy import mask
 from reports.columns import Ticket
 
 # Call-centre boilerplate shared by every ticket would make all tickets look alike.
-_BOILERPLATE = re.compile(r"来电人|市民|居民|来电|反映|咨询|询问|诉求|表示|称|希望|请|问|尽快|[0-9０-９]+|[A-Za-z]+")
+_BOILERPLATE = re.compile(r"来电人|市民|居民|来电|反映|咨询|询问|诉求|表示|希望|尽快|怎么|什么|哪里|哪个|多少|时候|能不能|"
+                          r"可以|需要|是否|[0-9０-９]+|[A-Za-z]+")
 
 
 @dataclass(frozen=True)
 class HotspotConfig:
-    distance_threshold: float = 0.6
+    distance_threshold: float = 0.55
     min_count: int = 3
     top: int = 10
     new_ratio: float = 2.0
@@ -54,13 +55,21 @@ def find_hotspots(
     """
     if len(tickets) < cfg.min_count:
         return []
-    vectorizer = TfidfVectorizer(analyzer=lambda text: tokens(_prepare(text)), min_df=2, max_df=0.3, sublinear_tf=True)
+    def words(text: str) -> list[str]:
+        return [w for w in tokens(_prepare(text)) if len(w) > 1]  # single characters (要, 了, 办) join unrelated tickets
+
+    # No max_df: on a day report the spike itself is the majority, and pruning frequent words would erase it.
+    vectorizer = TfidfVectorizer(analyzer=words, min_df=2, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform([t.content for t in tickets])
     except ValueError:  # every n-gram pruned: too few or too uniform tickets
         return []
-    labels = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
-                    algorithm="brute").fit_predict(matrix)
+    # A ticket left with one shared word (申请) after pruning is "similar" to every other such ticket: keep it out.
+    informative = np.flatnonzero(np.diff(matrix.indptr) >= 2)
+    labels = np.full(len(tickets), -1)
+    if len(informative) >= cfg.min_count:
+        labels[informative] = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
+                                     algorithm="brute").fit_predict(matrix[informative])
     groups = [np.flatnonzero(labels == k) for k in sorted(set(labels) - {-1})]
     groups = sorted((g for g in groups if len(g) >= cfg.min_count), key=lambda g: (-len(g), g[0]))[: cfg.top]
     terms = np.array(vectorizer.get_feature_names_out())

@@ -21,9 +21,9 @@ from kb.classify.risk import RiskDetector
 from kb.privacy import mask
 from reports.columns import Ticket
 
-_PLACE = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,12}?(?:小区|社区|养老院|养老驿站|驿站|敬老院|福利院|照料中心|养老中心|"
+_PLACE = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,12}(?:小区|社区|养老院|养老驿站|驿站|敬老院|福利院|照料中心|养老中心|"
                     r"殡仪馆|公墓|陵园|婚姻登记处|服务中心|家园|花园|公寓|大厦|市场|村))")
-_PLACE_PREFIX = re.compile(r"^.*(?:反映|投诉|举报|咨询|在|住|于|的|是|到|去|对|称|说|区|街道|镇|乡|：|，)")
+_PLACE_PREFIX = re.compile(r"^.*?(?:反映|投诉|举报|咨询|住在|在|住|于|的|是|到|去|对|称|说)")
 
 
 def load_key(path: Path) -> bytes:
@@ -88,8 +88,10 @@ def place_of(text: str) -> str | None:
     m = _PLACE.search(text)
     if not m:
         return None
-    place = _PLACE_PREFIX.sub("", m.group(1))
-    return place if len(place) >= 3 else None
+    place = m.group(1)
+    while (shorter := _PLACE_PREFIX.sub("", place, count=1)) != place and _PLACE.fullmatch(shorter) and len(shorter) >= 4:
+        place = shorter  # drop leading 反映/住在/的 … as long as what is left is still a place name
+    return place
 
 
 def place_clusters(tickets: list[Ticket], minimum: int) -> list[dict]:
