@@ -169,11 +169,13 @@ def _planted(rng: random.Random, kb: str, n: int, end: date, inside: list, with_
 
 
 def write(rows: list[list[str]], path: Path) -> None:
+    """CSV with a BOM, as Excel saves it; the 主题 column only when some row has one."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    keep = len(HEADER) if any(r[-1] for r in rows) else len(HEADER) - 1
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
+        writer.writerow(HEADER[:keep])
+        writer.writerows(r[:keep] for r in rows)
 
 
 def main() -> None:
