@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from kb.places import DISTRICTS
 from kb.privacy import mask
 from reports.columns import Ticket
 
@@ -39,8 +40,12 @@ class HotspotConfig:
         return cls(**data)
 
 
+# Where a ticket comes from is reported per group; as words, district names would group tickets by place, not issue.
+_PLACES = re.compile("|".join(sorted([*DISTRICTS, *(d[:-1] for d in DISTRICTS)], key=len, reverse=True)))
+
+
 def _prepare(text: str) -> str:
-    return _BOILERPLATE.sub(" ", text)
+    return _BOILERPLATE.sub(" ", _PLACES.sub(" ", text))
 
 
 def find_hotspots(
