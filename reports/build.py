@@ -134,7 +134,7 @@ class ReportBuilder:
             "filtered_total": sum(t.filtered for t in now),
             "excluded_rows": len(excluded),
             "excluded": [b.to_json() for b in excluded],
-            "excluded_by_reason": kpimod.counts(b.reason.split("：")[0] for b in excluded),
+            "excluded_by_reason": kpimod.counts(b.kind for b in excluded),
             "by_type": kpimod.counts(t.type for t in now),
             "by_district": kpimod.counts(t.district for t in now),
             "by_street": kpimod.by_street(now),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -63,6 +64,11 @@ class BadRow:
     row: int
     reason: str
     received_at: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        """The reason without the offending value, for the 'how many rows and why' summary."""
+        return self.reason.split("：", 1)[0]
 
     def to_json(self) -> dict:
         return {"row": self.row, "reason": self.reason}
@@ -217,7 +223,7 @@ def _parse_row(n: int, row: list[object], col: dict[str, int], seen: dict[str, i
     if not ticket_id:
         return BadRow(n, "工单编号为空", received)
     if ticket_id in seen:
-        return BadRow(n, f"工单编号“{ticket_id}”与第 {seen[ticket_id]} 行重复", received)
+        return BadRow(n, f"工单编号重复：“{ticket_id}”与第 {seen[ticket_id]} 行相同", received)
     times: dict[str, datetime | None] = {}
     for field, label in (("responded_at", "首次响应时间"), ("closed_at", "办结时间")):
         try:
@@ -230,21 +236,21 @@ def _parse_row(n: int, row: list[object], col: dict[str, int], seen: dict[str, i
     try:
         district = canonical_district(district_raw)
     except InvalidQuery:
-        return BadRow(n, f"无法识别的区：“{district_raw}”", received)
+        return BadRow(n, f"区无法识别：“{district_raw}”", received)
     if district is None:
         return BadRow(n, "区为空", received)
     kind = _text(row, col["type"])
     if kind not in TYPES:
-        return BadRow(n, f"诉求类型“{kind}”不在 {'/'.join(TYPES)} 之中", received)
+        return BadRow(n, f"诉求类型无法识别：“{kind}”不在 {'/'.join(TYPES)} 之中", received)
     resolved_raw = _text(row, col["resolved"])
     if resolved_raw and resolved_raw not in RESOLVED:
-        return BadRow(n, f"是否解决应为 是/否/空，收到“{resolved_raw}”", received)
+        return BadRow(n, f"是否解决无法识别：应为 是/否/空，收到“{resolved_raw}”", received)
     satisfaction = _text(row, col["satisfaction"]) or None
     if satisfaction and satisfaction not in SATISFACTION:
-        return BadRow(n, f"满意度应为 {'/'.join(SATISFACTION)}/空，收到“{satisfaction}”", received)
+        return BadRow(n, f"满意度无法识别：应为 {'/'.join(SATISFACTION)}/空，收到“{satisfaction}”", received)
     confirmation = _text(row, col.get("confirmation")) or None
     if confirmation and confirmation not in CONFIRMATION:
-        return BadRow(n, f"行业确认应为 {'/'.join(CONFIRMATION)}/空，收到“{confirmation}”", received)
+        return BadRow(n, f"行业确认无法识别：应为 {'/'.join(CONFIRMATION)}/空，收到“{confirmation}”", received)
     content = _text(row, col["content"])
     if not content:
         return BadRow(n, "诉求内容为空", received)

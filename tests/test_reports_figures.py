@@ -49,11 +49,12 @@ def test_volumes_count_filtered_tickets_and_leave_out_bad_rows(march):
 
 def test_malformed_rows_are_listed_with_row_numbers_and_reasons(march):
     assert march["excluded_rows"] == 4
+    assert march["excluded_by_reason"] == {"受理时间无法识别": 1, "区无法识别": 1, "是否解决无法识别": 1, "诉求类型无法识别": 1}
     assert march["excluded"] == [
         {"row": 15, "reason": "受理时间无法识别：“2026-13-45 10:00”"},
-        {"row": 16, "reason": "无法识别的区：“火星区”"},
-        {"row": 17, "reason": "诉求类型“闲聊”不在 咨询/求助/投诉/举报/建议/表扬/其他 之中"},
-        {"row": 21, "reason": "是否解决应为 是/否/空，收到“也许”"},
+        {"row": 16, "reason": "区无法识别：“火星区”"},
+        {"row": 17, "reason": "诉求类型无法识别：“闲聊”不在 咨询/求助/投诉/举报/建议/表扬/其他 之中"},
+        {"row": 21, "reason": "是否解决无法识别：应为 是/否/空，收到“也许”"},
     ]
 
 
@@ -108,7 +109,7 @@ def test_special_report_needs_its_dates(builder):
     assert special["title"] == "养老专报"
     assert special["total"] == 4  # T11 (03-25), T18, T19, T21 (03-29); T20 (03-28) is malformed
     assert special["excluded"] == [{"row": 15, "reason": "受理时间无法识别：“2026-13-45 10:00”"},
-                                   {"row": 21, "reason": "是否解决应为 是/否/空，收到“也许”"}]
+                                   {"row": 21, "reason": "是否解决无法识别：应为 是/否/空，收到“也许”"}]
     with pytest.raises(InvalidQuery) as exc:
         builder.build(parsed, PeriodRequest("special", start=date(2026, 3, 25)), str(FIXTURE))
     assert exc.value.message == "专报需要同时给出开始和结束日期（--from 与 --to）"

@@ -76,7 +76,7 @@ def test_documents_show_the_same_rounded_rates_and_exclusions(written):
     _, folder = written
     texts = _texts(folder)
     for name in ("report.docx", "report.html", "report.xlsx"):
-        for expected in ("84.62%", "81.82%", "80.00%", "是否解决应为 是/否/空，收到“也许”"):
+        for expected in ("84.62%", "81.82%", "80.00%", "是否解决无法识别：应为 是/否/空，收到“也许”"):
             assert expected in texts[name], (name, expected)
     assert "导出文件中有 4 行数据有误，未计入本报告各项统计" in texts["report.docx"]
 
