@@ -34,6 +34,7 @@ class HotspotConfig:
     new_ratio: float = 2.0
     new_min: int = 5
     trailing_periods: int = 3
+    direct_limit: int = 5000
 
     @classmethod
     def from_dict(cls, data: dict) -> HotspotConfig:
@@ -72,9 +73,23 @@ def find_hotspots(
     # A ticket left with one shared word (申请) after pruning is "similar" to every other such ticket: keep it out.
     informative = np.flatnonzero(np.diff(matrix.indptr) >= 2)
     labels = np.full(len(tickets), -1)
-    if len(informative) >= cfg.min_count:
-        labels[informative] = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
-                                     algorithm="brute").fit_predict(matrix[informative])
+    # DBSCAN compares every pair: beyond a few thousand tickets (a year of reports) cluster within each
+    # subtopic instead, since similar tickets share their subtopic anyway.
+    if len(informative) > cfg.direct_limit:
+        parts: dict[str, list[int]] = {}
+        for i in informative:
+            parts.setdefault(subtopic_of(tickets[i]) or "", []).append(int(i))
+        blocks = [np.array(v) for _, v in sorted(parts.items())]
+    else:
+        blocks = [informative]
+    offset = 0
+    for block in blocks:
+        if len(block) < cfg.min_count:
+            continue
+        found = DBSCAN(eps=cfg.distance_threshold, min_samples=cfg.min_count, metric="cosine",
+                       algorithm="brute").fit_predict(matrix[block])
+        labels[block] = np.where(found >= 0, found + offset, -1)
+        offset += int(found.max()) + 1 if found.max() >= 0 else 0
     groups = [np.flatnonzero(labels == k) for k in sorted(set(labels) - {-1})]
     groups = sorted((g for g in groups if len(g) >= cfg.min_count), key=lambda g: (-len(g), g[0]))[: cfg.top]
     terms = np.array(vectorizer.get_feature_names_out())

@@ -24,6 +24,12 @@ def _font(run, size: float | None = None) -> None:
         run.font.size = Pt(size)
 
 
+def _widths(header: list[str], rows: list[list[object]], total_cm: float = 16.0) -> list:
+    """Column widths by content length (capped), so a column of ticket numbers does not squeeze into 1/n of the page."""
+    lengths = [max([len(str(h))] + [min(len(str(r[i])), 60) for r in rows if i < len(r)]) + 2 for i, h in enumerate(header)]
+    return [Cm(total_cm * n / sum(lengths)) for n in lengths]
+
+
 def render_docx(report: dict, charts: dict[str, bytes], path: Path) -> None:
     doc = Document()
     style = doc.styles["Normal"]
@@ -50,14 +56,18 @@ def render_docx(report: dict, charts: dict[str, bytes], path: Path) -> None:
             continue
         table = doc.add_table(rows=1, cols=len(t.header))
         table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, t.header):
+        table.autofit = False
+        widths = _widths(t.header, t.rows[:MAX_ROWS])
+        for cell, text, width in zip(table.rows[0].cells, t.header, widths):
+            cell.width = width
             cell.text = ""
             run = cell.paragraphs[0].add_run(str(text))
             run.bold = True
             _font(run, 9)
         for row in t.rows[:MAX_ROWS]:
             cells = table.add_row().cells
-            for cell, value in zip(cells, row):
+            for cell, value, width in zip(cells, row, widths):
+                cell.width = width
                 cell.text = ""
                 _font(cell.paragraphs[0].add_run("" if value is None else str(value)), 9)
         if len(t.rows) > MAX_ROWS:

@@ -82,3 +82,11 @@ def test_pseudonym_key_is_created_once_and_numbers_never_shown(tmp_path):
     found = repeat_callers(tickets, key, 3)
     assert [(c["count"], c["ticket_ids"]) for c in found] == [(3, ["H000", "H001", "H002"])]
     assert "1111" not in str(found)
+
+
+def test_large_periods_cluster_within_subtopics(tokens):
+    """Beyond direct_limit the spike is still found, clustered inside its own subtopic."""
+    now = _now(8)
+    found = find_hotspots(now, [], HotspotConfig(direct_limit=5), lambda t: t.subtopic if t.ticket_id < "H008" else "other",
+                          str, tokens)
+    assert [(h["count"], h["subtopic"]) for h in found] == [(8, "home_care")]
