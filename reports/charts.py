@@ -7,6 +7,7 @@ missing Noto Sans CJK is refused up front with the package to install.
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 
 from kb.errors import KBError
@@ -98,5 +99,6 @@ def draw_charts(report: dict) -> dict[str, bytes]:
     top = dict(list(report["by_subtopic"].items())[:10])
     if top:
         names = report["subtopic_names"]
-        charts["by_subtopic"] = _bars("主要诉求主题（前十，件）", {names[k].split("（")[0]: v for k, v in top.items()}, horizontal=True)
+        short = {k: re.sub(r"（[^（）]*）$", "", names[k]) or names[k] for k in top}  # 居（村）民委员会 keeps its middle
+        charts["by_subtopic"] = _bars("主要诉求主题（前十，件）", {short[k]: v for k, v in top.items()}, horizontal=True)
     return charts
