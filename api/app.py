@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import ANY_ROLE
 from api.errors import install_error_handlers
-from api.routes import audit, classify, contacts, documents, health, records, reply, search, session
+from api.routes import audit, classify, contacts, documents, health, records, reply, reports, search, session
 from kb.editing import RecordEditor
 from kb.keys import KeyStore
 from kb.storesync import StoreSync
@@ -69,17 +69,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def limit_body(request: Request, call_next):
         """Refuse oversized bodies before reading them: one agent's paste must not stall the service."""
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+        limit = settings.report_max_upload_bytes if request.url.path.startswith("/v1/reports") else settings.max_upload_bytes
+        if length and length.isdigit() and int(length) > limit:
             return JSONResponse(
                 status_code=413,
                 content={"detail": f"请求体过大（{int(length) / 1048576:.1f} MB），上限为 "
-                                   f"{settings.max_upload_bytes / 1048576:.1f} MB", "error": "PayloadTooLarge"},
+                                   f"{limit / 1048576:.1f} MB", "error": "PayloadTooLarge"},
             )
         return await call_next(request)
 
     app.include_router(health.router)
     app.include_router(session.router)
-    for router in (search.router, contacts.router, classify.router, reply.router):
+    for router in (search.router, contacts.router, classify.router, reply.router, reports.router):
         app.include_router(router, dependencies=[ANY_ROLE])
     app.include_router(records.router)
     app.include_router(documents.router)

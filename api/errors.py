@@ -14,6 +14,7 @@ from kb.errors import (
     IngestFailed,
     InvalidQuery,
     KBError,
+    NotFound,
     NotAuthenticated,
     PayloadTooLarge,
     PreconditionRequired,
@@ -26,6 +27,7 @@ from kb.errors import (
 STATUS: dict[type[KBError], int] = {
     InvalidQuery: 422,
     UnknownKB: 404,
+    NotFound: 404,
     IndexNotReady: 503,
     EmbedderMismatch: 409,
     IngestFailed: 500,

@@ -351,6 +351,9 @@ def bench(
 def _register_groups() -> None:
     from cli.records import audit_app, keys_app, records_app, register_check, register_handover
 
+    from cli.report import report
+
+    app.command("report")(report)
     register_handover(app)
     register_check(app)
 

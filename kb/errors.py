@@ -74,3 +74,7 @@ class Conflict(KBError):
 
 class GuardRefused(Conflict):
     """A change that would lower the gold set's Recall@5 beyond KB_GUARD_RECALL_DROP (HTTP 409)."""
+
+
+class NotFound(KBError):
+    """A requested item (a generated report file) that does not exist (HTTP 404)."""

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=400, ge=100, description="Target policy chunk size in characters")
     chunk_overlap: int = Field(default=40, ge=0)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Ticket exports for reports are whole months or years of rows: their own, larger limit.
+    report_max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    report_key_file: Path | None = Field(
+        default=None, description="HMAC key for caller pseudonyms in reports; defaults to <data_dir>/report_key"
+    )
     hnsw_search_ef: int = Field(default=200, ge=10)
     llm_url: str | None = None
     database_url: str | None = Field(

@@ -1,0 +1,115 @@
+"""The four output files: same numbers, Chinese charts, and no caller's number anywhere."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from reports.build import PeriodRequest, ReportBuilder, write_report
+from tests.conftest import make_settings
+
+FIXTURE = Path(__file__).parent / "fixtures" / "reports" / "march.csv"
+
+
+def _raw_numbers() -> set[str]:
+    """Every caller number, ID number and phone in the fixture, in the spellings a leak could take."""
+    found = set()
+    with FIXTURE.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            found.add(row["来电号码"])
+            found.add(re.sub(r"\D", "", row["来电号码"]))
+            found.update(re.findall(r"1[3-9]\d{9}|\d{17}[\dX]|0\d{2,3}-\d{4}-\d{4}", row["诉求内容"]))
+    return {n for n in found if len(n) >= 7}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[dict, Path]:
+    root = tmp_path_factory.mktemp("out")
+    builder = ReportBuilder(make_settings(root / "data"), "minzheng")
+    report = builder.build(builder.parse(FIXTURE), PeriodRequest("month"), str(FIXTURE))
+    write_report(report, root / "report")
+    return report, root / "report"
+
+
+def _texts(folder: Path) -> dict[str, str]:
+    """Each output file as searchable text: docx/xlsx are zip archives of XML."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".docx", ".xlsx"):
+            with zipfile.ZipFile(path) as z:
+                xml = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".xml"))
+                out[path.name] = html.unescape(xml)  # openpyxl writes Chinese as &#NNNNN; references
+        else:
+            out[path.name] = path.read_text(encoding="utf-8")
+    return out
+
+
+def test_four_files_are_written(written):
+    _, folder = written
+    assert sorted(p.name for p in folder.iterdir()) == ["report.docx", "report.html", "report.json", "report.xlsx"]
+
+
+def test_no_caller_number_in_any_output(written):
+    _, folder = written
+    numbers = _raw_numbers()
+    assert {"13800001111", "138-0000-1111", "110101196503071236", "010-6512-3456", "13300001234"} <= numbers
+    for name, text in _texts(folder).items():
+        leaked = sorted(n for n in numbers if n in text)
+        assert leaked == [], f"{name} leaks {leaked}"
+    assert "【手机号】" in _texts(folder)["report.json"]
+
+
+def test_json_on_disk_is_the_built_report(written):
+    report, folder = written
+    on_disk = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert on_disk["kpi"] == {"response_rate": 11 / 13, "resolution_rate": 9 / 11, "satisfaction_rate": 0.8}
+    assert on_disk == json.loads(json.dumps(report, ensure_ascii=False))
+
+
+def test_documents_show_the_same_rounded_rates_and_exclusions(written):
+    _, folder = written
+    texts = _texts(folder)
+    for name in ("report.docx", "report.html", "report.xlsx"):
+        for expected in ("84.62%", "81.82%", "80.00%", "是否解决无法识别：应为 是/否/空，收到“也许”"):
+            assert expected in texts[name], (name, expected)
+    assert "导出文件中有 4 行数据有误，未计入本报告各项统计" in texts["report.docx"]
+
+
+def test_xlsx_keeps_numbers_as_numbers(written):
+    from openpyxl import load_workbook
+
+    _, folder = written
+    wb = load_workbook(folder / "report.xlsx")
+    assert wb.sheetnames[:4] == ["概览", "考核指标", "未达标指标及拉低指标的工单", "诉求类型"]
+    types = {r[0]: r[1] for r in wb["诉求类型"].iter_rows(min_row=2, values_only=True)}
+    assert types == {"咨询": 7, "投诉": 3, "求助": 2, "举报": 1, "建议": 1, "表扬": 1}
+    overview = [r for r in wb["概览"].iter_rows(values_only=True) if r[0] == "响应率"]
+    assert overview == [("响应率", 11 / 13, 11, 13, 1.0)]
+
+
+def test_docx_embeds_charts_and_a_cjk_font(written):
+    _, folder = written
+    with zipfile.ZipFile(folder / "report.docx") as z:
+        media = [n for n in z.namelist() if n.startswith("word/media/")]
+        document = z.read("word/document.xml").decode("utf-8")
+    assert len(media) == 5  # daily, kpi, by_type, by_district, by_subtopic
+    assert 'w:eastAsia="Noto Sans CJK SC"' in document
+
+
+def test_missing_cjk_font_is_a_clear_error(monkeypatch):
+    from matplotlib import font_manager
+
+    from reports import charts
+
+    charts.cjk_font.cache_clear()
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name])
+    with pytest.raises(charts.MissingFont) as exc:
+        charts.cjk_font()
+    assert exc.value.message == "未找到中文字体 Noto Sans CJK，图表中文无法显示。请安装 fonts-noto-cjk（apt-get install fonts-noto-cjk）后重试"
+    charts.cjk_font.cache_clear()
