@@ -226,12 +226,14 @@ class ReportBuilder:
         urgent, attention = risks.urgent(now, self.detector)
         cap = self.cfg.max_listed
         overdue = risks.overdue(tickets, period.end_instant, self.cfg.overdue_days)
+        repeat = risks.repeat_callers(now, self.key, self.cfg.repeat_caller_min)
+        places = risks.place_clusters(now, self.cfg.place_complaints_min)
         return {
-            "repeat_callers": risks.repeat_callers(now, self.key, self.cfg.repeat_caller_min),
+            "repeat_callers": repeat[:cap], "repeat_caller_count": len(repeat),
             "overdue": overdue[:cap], "overdue_count": len(overdue),
             "urgent": urgent[:cap], "urgent_count": len(urgent),
             "attention_count": attention,
-            "place_clusters": risks.place_clusters(now, self.cfg.place_complaints_min),
+            "place_clusters": places[:cap], "place_cluster_count": len(places),
         }
 
     def _suggestions(self, now: list[Ticket], subtopic_of) -> dict:

@@ -61,8 +61,13 @@ def find_hotspots(
     """
     if len(tickets) < cfg.min_count:
         return []
+    memo: dict[str, list[str]] = {}
+
     def words(text: str) -> list[str]:
-        return [w for w in tokens(_prepare(text)) if len(w) > 1]  # single characters (要, 了, 办) join unrelated tickets
+        """Tokenising dominates the cost on big periods; identical texts (repeat callers, copied templates) are common."""
+        if text not in memo:
+            memo[text] = [w for w in tokens(_prepare(text)) if len(w) > 1]  # single characters (要, 了, 办) join unrelated tickets
+        return memo[text]
 
     # No max_df: on a day report the spike itself is the majority, and pruning frequent words would erase it.
     vectorizer = TfidfVectorizer(analyzer=words, min_df=2, sublinear_tf=True)

@@ -26,7 +26,7 @@ def _font(run, size: float | None = None) -> None:
 
 def _widths(header: list[str], rows: list[list[object]], total_cm: float = 16.0) -> list:
     """Column widths by content length (capped), so a column of ticket numbers does not squeeze into 1/n of the page."""
-    lengths = [max([len(str(h))] + [min(len(str(r[i])), 60) for r in rows if i < len(r)]) + 2 for i, h in enumerate(header)]
+    lengths = [max([len(str(h)), 4] + [min(len(str(r[i])), 60) for r in rows if i < len(r)]) + 2 for i, h in enumerate(header)]
     return [Cm(total_cm * n / sum(lengths)) for n in lengths]
 
 
@@ -58,6 +58,8 @@ def render_docx(report: dict, charts: dict[str, bytes], path: Path) -> None:
         table.style = "Table Grid"
         table.autofit = False
         widths = _widths(t.header, t.rows[:MAX_ROWS])
+        for column, width in zip(table.columns, widths):
+            column.width = width  # the grid is what LibreOffice reads; cell widths are what Word reads
         for cell, text, width in zip(table.rows[0].cells, t.header, widths):
             cell.width = width
             cell.text = ""

@@ -45,8 +45,8 @@ def summary_lines(r: dict) -> list[str]:
     lines.append(r["subtopic_source"]["note"] + "。")
     risks = r["risks"]
     lines.append(f"风险预警：紧急信号 {risks['urgent_count']} 件，重点关注 {risks['attention_count']} 件，"
-                 f"重复来电 {len(risks['repeat_callers'])} 人，超期未办结 {risks['overdue_count']} 件，"
-                 f"同一地点集中投诉 {len(risks['place_clusters'])} 处。")
+                 f"重复来电 {risks['repeat_caller_count']} 人，超期未办结 {risks['overdue_count']} 件，"
+                 f"同一地点集中投诉 {risks['place_cluster_count']} 处。")
     return lines
 
 

@@ -78,6 +78,7 @@ def test_no_earlier_data_means_null_comparisons(march):
 def test_risks_repeat_caller_overdue_and_urgent(march):
     repeat = march["risks"]["repeat_callers"]
     assert [(c["count"], c["ticket_ids"]) for c in repeat] == [(5, ["T01", "T02", "T03", "T09", "T21"])]
+    assert march["risks"]["repeat_caller_count"] == 1
     assert repeat[0]["caller"].startswith("来电人-") and len(repeat[0]["caller"]) == 12
     # Open at 2026-04-01 00:00 +08: T17 since 02-27 10:00 (32.6 days), T07 since 03-12 09:00 (19.6 days);
     # T12 (03-31 23:30) is open too but only for half an hour.
