@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.console import install_console, start_console, stop_console
 from api.errors import install_error_handlers
 from api.routes import classify, contacts, health, reply, search
 from kb.privacy import install_log_masking
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = service
         app.state.classifier, app.state.classifier_error = _load_classifier(settings, service)
         app.state.composer = ReplyService(service, settings)
+        start_console(app, settings)
         yield
+        stop_console(app)
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
@@ -69,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(classify.router)
     app.include_router(reply.router)
+    install_console(app)
     return app

@@ -30,6 +30,7 @@ class SearchResultItem(BaseModel):
     district: str | None
     street: str | None
     status: str
+    effective: str = ""
     snippet: str
     score: float
     source: str

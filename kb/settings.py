@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     hnsw_search_ef: int = Field(default=200, ge=10)
     llm_url: str | None = None
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; defaults to sqlite:///<data_dir>/store.sqlite")
     log_level: str = "INFO"
 
     @field_validator("embedder")

@@ -1,0 +1,34 @@
+"""Wiring of the agent console into the app: its routes, static files and services.
+
+Kept out of api/app.py so that file gains two lines, not twenty.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.routes import assist, changes, classify_file, feedback, pages, places
+from kb.settings import Settings
+
+
+def install_console(app: FastAPI) -> None:
+    for module in (places, changes, feedback, assist, classify_file, pages):
+        app.include_router(module.router)
+    app.mount("/static", pages.static_files(), name="static")
+
+
+def start_console(app: FastAPI, settings: Settings) -> None:
+    """Build the feedback store and the call assistant once, in the lifespan (after the services)."""
+    from kb.assist import Assistant
+    from kb.classify.duties import DutyBook
+    from kb.classify.risk import RiskDetector
+    from kb.interactions import InteractionStore, database_url, make_engine
+
+    app.state.db_engine = make_engine(database_url(settings.data_dir, settings.database_url))
+    app.state.interactions = InteractionStore(app.state.db_engine)
+    risk = RiskDetector(DutyBook.load(settings.corpus_dir / "duties").risks)
+    app.state.assistant = Assistant(app.state.service, app.state.composer, risk)
+
+
+def stop_console(app: FastAPI) -> None:
+    app.state.db_engine.dispose()
