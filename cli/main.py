@@ -253,6 +253,15 @@ def eval_reply(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@eval_app.command("assist")
+def eval_assist(folder: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
+    """跟随通话评测：正确条款首次进入前 3 的话语位置，建议延迟。"""
+    from eval.assist import default_assistant, print_assist_report, run_assist_eval
+
+    settings = Settings()
+    print_assist_report(run_assist_eval(default_assistant(settings), folder or settings.corpus_dir / "transcripts"), console)
+
+
 @app.command()
 def reply(
     question: Annotated[str, typer.Argument(help="来电人的问题")],
