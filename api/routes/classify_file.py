@@ -53,7 +53,7 @@ async def classify_upload(request: Request, classifier: ClassifierDep, settings:
     finally:
         src.unlink(missing_ok=True)
     summary["download"] = f"/v1/classify/file/{token}"
-    summary["filename"] = f"{Path(file.filename or 'tickets').stem}-分类结果.xlsx"
+
     return summary
 
 

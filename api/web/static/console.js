@@ -92,6 +92,15 @@ function renderClauses(items) {
     feedbackButtons("result", [c.id]))));
 }
 
+// The clauses the reply rests on lead (with the search's marked snippet when it has one), then the rest.
+function citedFirst(reply, results) {
+  const byId = Object.fromEntries(results.map((r) => [r.id, r]));
+  const cited = (reply.basis || []).filter((b) => b.type === "policy").map((b) => byId[b.id] ||
+    {id: b.id, title: b.title, doc_no: b.doc_no, article: b.article, effective: b.effective, status: "有效", snippet: b.excerpt, text: b.excerpt});
+  const ids = new Set(cited.map((c) => c.id));
+  return cited.concat(results.filter((r) => !ids.has(r.id))).slice(0, 4);
+}
+
 function renderContacts(items) {
   $("contacts").replaceChildren(...items.map((c) => el("li", {class: "item contact", "data-id": c.id},
     `<div class="t">${escapeHtml(c.unit)}</div><div class="phone">${escapeHtml(c.phone)}</div>` +
@@ -126,7 +135,7 @@ async function run(question, keyAt) {
     setPlace(reply.district, reply.street);
     renderReply(reply, question);
     renderAnswers(answers.results);
-    renderClauses(clauses.results);
+    renderClauses(citedFirst(reply, clauses.results));
     const topics = (reply.basis || []).find((b) => b.type === "answer")?.topics || answers.results[0]?.topics;
     await loadContacts(topics);
     S.topics = topics;

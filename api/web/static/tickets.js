@@ -44,7 +44,7 @@ async function upload(f) {
     rows = r.rows;
     $("summary").textContent = `共 ${r.total} 条：行业确认 ${r.in_scope}，剔除 ${r.filtered}，需复核 ${r.needs_review}，有风险 ${r.risky}`;
     const a = $("download");
-    a.href = r.download; a.download = r.filename; a.hidden = false;
+    a.href = r.download; a.hidden = false;
     render();
     document.body.dataset.classified = String(r.total);
   } catch (e) { $("summary").textContent = e.message; }
