@@ -199,7 +199,8 @@ function onSuggestion(m) {
     basis: [m.answer, m.clause].filter(Boolean).map((x) => ({id: x.id, title: x.title, type: "x"}))}, m.query);
   renderAnswers(m.answer ? [{...m.answer, snippet: m.answer.text}] : []);
   renderClauses(m.clauses);
-  renderContacts(m.contact ? [m.contact] : []);
+  S.topics = m.topic ? [m.topic] : null;
+  if (m.contact) renderContacts([m.contact]); else loadContacts(S.topics).catch((e) => status(e.message));
   requestAnimationFrame(() => {
     if (sentAt) window.__timings.fragmentToPaint.push(performance.now() - sentAt);
     document.body.dataset.suggested = String(m.seq);

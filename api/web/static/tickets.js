@@ -10,7 +10,7 @@ function render() {
   const review = $("f-review").checked, out = $("f-out").checked;
   const shown = rows.filter((r) => (!review || flag(r["需复核"])) && (!out || r["结论"] === "剔除申报"));
   $("table").tBodies[0].innerHTML = shown.map((r, i) => {
-    const industry = r["结论"] === "剔除申报" ? "其他" : ({minzheng: "民政", canlian: "残联"}[r["行业"]] || r["行业"] || "其他");
+    const industry = r["错误"] ? "" : r["结论"] === "剔除申报" ? "其他" : ({minzheng: "民政", canlian: "残联"}[r["行业"]] || r["行业"] || "其他");
     const reason = r["剔除理由"] ? `<div class="reason">${escapeHtml(r["剔除理由"])}</div><button type="button" class="small copy" data-i="${i}">复制</button>` : "";
     return `<tr class="${flag(r["需复核"]) ? "review" : ""}"><td>${escapeHtml(r["工单编号"])}</td><td class="text">${escapeHtml(r["工单内容（已脱敏）"])}</td>` +
       `<td>${escapeHtml(industry)}</td><td>${escapeHtml(r["子主题"] || r["转办部门"] || r["主题"] || "")}</td>` +
