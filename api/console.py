@@ -28,6 +28,17 @@ def start_console(app: FastAPI, settings: Settings) -> None:
     app.state.interactions = InteractionStore(app.state.db_engine)
     risk = RiskDetector(DutyBook.load(settings.corpus_dir / "duties").risks)
     app.state.assistant = Assistant(app.state.service, app.state.composer, risk)
+    _warm_replies(app, settings)
+
+
+def _warm_replies(app: FastAPI, settings: Settings) -> None:
+    """One reply per kb at start-up: the first replies otherwise pay seconds of lazy loading,
+    on the first calls of the day."""
+    for kb in settings.kbs:
+        try:
+            app.state.composer.reply("低保标准每月多少钱", kb)
+        except Exception:  # noqa: BLE001 - a kb that is not built is reported by /healthz
+            pass
 
 
 def stop_console(app: FastAPI) -> None:

@@ -314,11 +314,12 @@ def eval_classify(
 def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
+    browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
 ) -> None:
     """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值。"""
     from eval.bench import run_bench
 
-    run_bench(Settings(), console, large_chunks=large, n_queries=queries)
+    run_bench(Settings(), console, large_chunks=large, n_queries=queries, browser=browser)
 
 
 if __name__ == "__main__":
