@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import ANY_ROLE
+from api.console import install_console, start_console, stop_console
 from api.errors import install_error_handlers
 from api.routes import audit, classify, contacts, documents, health, records, reply, reports, search, session
 from kb.editing import RecordEditor
@@ -57,9 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.editor = RecordEditor(settings, app.state.store, on_indexed=service.invalidate)
         sync = StoreSync(settings, app.state.store, app.state.editor.publisher)
         sync.start()
+        start_console(app, settings)
         try:
             yield
         finally:
+            stop_console(app)
             sync.stop()
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records.router)
     app.include_router(documents.router)
     app.include_router(audit.router)
+    install_console(app)
     return app
 
 

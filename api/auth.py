@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from kb.errors import Forbidden, NotAuthenticated
 from kb.keys import ROLE_NAMES, KeyStore, Principal
@@ -17,11 +18,11 @@ SESSION_COOKIE = "kb_session"
 LOCAL = Principal("local", "admin")
 
 
-def get_keys(request: Request) -> KeyStore:
+def get_keys(request: HTTPConnection) -> KeyStore:
     return request.app.state.keys
 
 
-def get_principal(request: Request) -> Principal:
+def get_principal(request: HTTPConnection) -> Principal:
     settings = request.app.state.settings
     if settings.auth == "off":
         return LOCAL

@@ -31,6 +31,7 @@ class SearchResultItem(BaseModel):
     district: str | None
     street: str | None
     status: str
+    effective: str = ""
     snippet: str
     score: float
     source: str

@@ -285,6 +285,15 @@ def eval_reply(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@eval_app.command("assist")
+def eval_assist(folder: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
+    """跟随通话评测：正确条款首次进入前 3 的话语位置，建议延迟。"""
+    from eval.assist import default_assistant, print_assist_report, run_assist_eval
+
+    settings = Settings()
+    print_assist_report(run_assist_eval(default_assistant(settings), folder or settings.corpus_dir / "transcripts"), console)
+
+
 @app.command()
 def reply(
     question: Annotated[str, typer.Argument(help="来电人的问题")],
@@ -338,6 +347,7 @@ def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
     only: Annotated[str | None, typer.Option("--only", help="只运行一部分：records（写入到可检索、上传、导出导入）")] = None,
+    browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
 ) -> None:
     """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值、写入到可检索。"""
     from eval.bench import run_bench, run_records_bench
@@ -345,7 +355,7 @@ def bench(
     if only == "records":
         run_records_bench(Settings(), console)
         return
-    run_bench(Settings(), console, large_chunks=large, n_queries=queries)
+    run_bench(Settings(), console, large_chunks=large, n_queries=queries, browser=browser)
 
 
 def _register_groups() -> None:

@@ -211,7 +211,8 @@ def reply_speed(settings: Settings, service: KnowledgeService) -> dict[str, floa
     return percentiles(times)
 
 
-def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200) -> dict:
+def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200,
+              browser: bool = False) -> dict:
     from rich.table import Table
 
     queries = bench_queries(n_queries)
@@ -235,6 +236,10 @@ def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_querie
         big_service.warm()
         report["large_chunks"] = big_service.index("minzheng").size
         report["large_in_process_ms"] = in_process(big_service, queries, kb_override="minzheng")
+    if browser:
+        from eval.browser_bench import browser_bench
+
+        report["browser"] = browser_bench(settings)
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
     table = Table(title="kb bench（2 核，热启动）")

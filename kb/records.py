@@ -71,6 +71,7 @@ class Hit:
             "district": c.districts[0] if len(c.districts) == 1 else ("、".join(c.districts) or None),
             "street": c.street or None,
             "status": self.status or c.status,
+            "effective": c.effective,
             "snippet": self.snippet,
             "score": round(float(self.score), 6),
             "source": c.source,

@@ -1,0 +1,48 @@
+"""Wiring of the agent console into the app: its routes, static files and services.
+
+Kept out of api/app.py so that file gains two lines, not twenty.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.routes import assist, changes, classify_file, feedback, pages, places
+from kb.settings import Settings
+
+from api.auth import ANY_ROLE
+
+
+def install_console(app: FastAPI) -> None:
+    """The pages are public (they ask for a login on the first 401); every API route they call needs a role."""
+    for module in (places, changes, feedback, assist, classify_file):
+        app.include_router(module.router, dependencies=[ANY_ROLE])
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
+
+
+def start_console(app: FastAPI, settings: Settings) -> None:
+    """Build the feedback store and the call assistant once, in the lifespan (after the services)."""
+    from kb.assist import Assistant
+    from kb.classify.duties import DutyBook
+    from kb.classify.risk import RiskDetector
+    from kb.interactions import InteractionStore
+
+    app.state.interactions = InteractionStore(app.state.store.engine)
+    risk = RiskDetector(DutyBook.load(settings.corpus_dir / "duties").risks)
+    app.state.assistant = Assistant(app.state.service, app.state.composer, risk)
+    _warm_replies(app, settings)
+
+
+def _warm_replies(app: FastAPI, settings: Settings) -> None:
+    """One reply per kb at start-up: the first replies otherwise pay seconds of lazy loading,
+    on the first calls of the day."""
+    for kb in settings.kbs:
+        try:
+            app.state.composer.reply("低保标准每月多少钱", kb)
+        except Exception:  # noqa: BLE001 - a kb that is not built is reported by /healthz
+            pass
+
+
+def stop_console(app: FastAPI) -> None:
+    """Nothing to release: the feedback store shares the store of record's engine."""

@@ -1,0 +1,261 @@
+"""The console in a real browser (Debian chromium driven by Playwright) against the real app on 127.0.0.1.
+
+Screenshots go to tests/screenshots/ (git-ignored); browser timings to tests/screenshots/timings.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import key_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+TRANSCRIPTS = Path(__file__).resolve().parent.parent / "corpus" / "transcripts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="需要 /usr/bin/chromium（Debian chromium 包）才能运行浏览器测试"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
+
+QUESTION = "我妈82了高龄津贴怎么领"
+TIMINGS: dict = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_settings, sample_classifier):
+    import uvicorn
+
+    from api.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(sample_settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", srv
+    srv.should_exit = True
+    thread.join(10)
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, server, sample_settings, request):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server[0])
+    if "no_session" not in request.keywords:
+        # A real session: the cookie the login sets is shared by the context's pages and WebSocket.
+        r = context.request.post(server[0] + "/v1/login", data={"key": key_for(sample_settings, "test-agent", "agent")})
+        assert r.status == 200, r.text()
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    context.close()
+    assert errors == [], errors
+
+
+def _open(page, url: str) -> float:
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function("document.querySelectorAll('#district option').length === 17")
+    return (time.perf_counter() - started) * 1000
+
+
+def _ask(page, text: str) -> None:
+    before = page.evaluate("document.body.dataset.painted || '0'")
+    page.fill("#q", text)
+    page.wait_for_function(f"(document.body.dataset.painted || '0') !== '{before}'", timeout=20000)
+
+
+def test_question_gives_reply_clause_and_contact_then_district_changes_contact(page, server):
+    TIMINGS["page_load_to_interactive_ms"] = round(_open(page, server[0] + "/"), 1)
+    assert page.evaluate("document.activeElement.id") == "q"
+    _ask(page, QUESTION)
+    assert "免申即享" in page.inner_text("#reply-text")
+    assert "《北京市老年人养老服务补贴津贴管理实施办法》（京民养老发〔2023〕118号）第十条" in page.inner_text("#reply-text")
+    clause = page.locator('#clauses li[data-id="mz-pol-elderly-allowance-2023#第十条"]')
+    assert clause.count() == 1
+    assert "京民养老发〔2023〕118号" in clause.inner_text() and "现行有效" in clause.inner_text()
+    assert page.locator("#clauses mark").count() > 0 and page.locator("#answers mark").count() > 0
+    assert page.locator('#answers li[data-id="mz-ans-elderly-allowance-002"]').count() == 1
+    assert "010-0753-5294" in page.inner_text("#contacts")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-reply.png"))
+
+    page.select_option("#district", "东城区")
+    page.select_option("#street", "东四街道")
+    page.wait_for_function("document.querySelector('#contacts').innerText.includes('010-0697-2601')")
+    assert "东四街道社会保障事务所" in page.inner_text("#contacts")
+    assert page.inner_text("#place") == "东城区 · 东四街道"
+
+    page.focus("#q")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.locator(".item.sel").count() == 1
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('#status').innerText === '已复制建议答复'")
+    assert page.evaluate("navigator.clipboard.readText()").startswith("您好，高龄老年人津贴实行“免申即享”")
+    page.screenshot(path=str(SHOTS / "console-district.png"))
+
+    page.keyboard.press("Escape")
+    assert page.input_value("#q") == "" and page.input_value("#district") == ""
+    assert page.locator("#clauses li").count() == 0
+
+
+def test_street_named_in_question_fills_the_picker_and_big_font(page, server):
+    _open(page, server[0] + "/")
+    _ask(page, "住在景山那边，我妈九十二了高龄津贴一个月多少钱")
+    assert page.input_value("#district") == "东城区"
+    assert page.input_value("#street") == "景山街道"
+    page.click("#bigfont")
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "18px"
+    page.screenshot(path=str(SHOTS / "console-bigfont.png"))
+
+
+def test_escalation_shows_banner(page, server):
+    _open(page, server[0] + "/")
+    _ask(page, "明年低保标准会不会涨")
+    banner = page.inner_text(".escalate")
+    assert banner.startswith("需登记转办：来电人询问的是政策调整预期或实时办理状态")
+
+
+def test_feedback_click_is_stored_masked(page, server, sample_settings):
+    _open(page, server[0] + "/")
+    _ask(page, QUESTION + "，我电话13812345678")
+    page.fill("#reply .note", "很准")
+    page.click("#reply .fb button[data-rating='useful']")
+    page.wait_for_selector("#reply .fb .ok")
+    row = server[1].config.app.state.interactions.feedback("minzheng", limit=1)[0]
+    assert (row.target, row.rating, row.note) == ("reply", "useful", "很准")
+    assert row.question == QUESTION + "，我电话【手机号】"
+    assert row.ids[:2] == ["mz-ans-elderly-allowance-002", "mz-pol-elderly-allowance-2023#第十条"]
+    assert row.kb_version.startswith("v") or row.kb_version != ""
+    page.click("#clauses li:first-child .fb button[data-rating='wrong']")
+    page.wait_for_selector("#clauses li:first-child .fb .ok")
+    assert server[1].config.app.state.interactions.feedback("minzheng", limit=1)[0].target == "result"
+
+
+def test_keystroke_to_results_timing(page, server):
+    _open(page, server[0] + "/")
+    questions = ["低保标准每月多少钱", "离婚冷静期多少天", "养老助残卡丢了怎么办", "高龄津贴怎么领", "临时救助怎么申请",
+                 "特困人员供养标准", "殡葬补贴多少钱", "结婚登记要带什么", "居家养老服务", "残疾人两项补贴"] * 2
+    for q in questions:
+        _ask(page, q)
+    t = sorted(page.evaluate("window.__timings.keyToPaint"))
+    assert len(t) == len(questions)
+    TIMINGS["keystroke_to_results_ms"] = {"p50": round(statistics.median(t), 1), "p95": round(t[int(0.95 * (len(t) - 1))], 1),
+                                         "n": len(t), "includes_debounce_ms": 250}
+
+
+def test_follow_mode_replays_a_transcript(page, server):
+    _open(page, server[0] + "/")
+    page.click("#follow")
+    page.set_input_files("#transcript", str(TRANSCRIPTS / "elderly-allowance.jsonl"))
+    page.wait_for_function("document.body.dataset.replayed === 'elderly-allowance.jsonl'", timeout=30000)
+    page.wait_for_function("document.querySelector('#clauses li[data-id=\"mz-pol-elderly-allowance-2023#第十条\"]')",
+                           timeout=30000)
+    page.wait_for_function("document.querySelector('#district').value === '东城区'", timeout=30000)
+    assert int(page.evaluate("document.body.dataset.suggested")) >= 2
+    assert "高龄津贴" in page.inner_text("#live")
+    page.screenshot(path=str(SHOTS / "console-follow.png"))
+    page.set_input_files("#transcript", str(TRANSCRIPTS / "dibao-amount-urgent.jsonl"))
+    page.wait_for_function("document.body.dataset.replayed === 'dibao-amount-urgent.jsonl'", timeout=30000)
+    page.wait_for_function("!document.querySelector('#risk').hidden", timeout=30000)
+    assert "自伤自杀倾向" in page.inner_text("#risk")
+    t = sorted(page.evaluate("window.__timings.fragmentToPaint"))
+    TIMINGS["fragment_to_suggestion_painted_ms"] = {"p50": round(statistics.median(t), 1), "max": round(t[-1], 1), "n": len(t)}
+    page.screenshot(path=str(SHOTS / "console-follow-risk.png"))
+
+
+@pytest.mark.no_session
+def test_login_box_on_401_with_a_real_key_then_retry(page, server, sample_settings):
+    page.goto(server[0] + "/")
+    page.wait_for_selector("#login[open]")
+    page.fill("#login-key", "kb_wrong-key")
+    page.click("#login-form button")
+    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    assert page.inner_text("#login-error") == "密钥无效或已被吊销"
+    key = key_for(sample_settings, "test-agent", "agent")
+    page.fill("#login-key", key)
+    page.click("#login-form button")
+    page.wait_for_function("document.querySelectorAll('#district option').length === 17")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["kb_session"]["httpOnly"] is True and cookies["kb_session"]["sameSite"] == "Strict"
+    assert page.evaluate("JSON.stringify(localStorage)") == "{}"
+    assert key not in page.url and key not in page.content()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-after-login.png"))
+    # the 401s before logging in are the expected console errors; nothing else may appear
+    assert page.errors and all("401" in e for e in page.errors), page.errors
+    page.errors.clear()
+
+
+def test_ticket_upload_table_filters_and_download(page, server, tmp_path):
+    src = tmp_path / "工单.csv"
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["工单编号", "工单内容"])
+        w.writerow(["T1", "市民来电反映其父亲八十五岁高龄津贴本月未到账，联系电话13812345678"])
+        w.writerow(["T2", "市民来电反映小区门口道路坑洼积水，希望尽快修路"])
+        w.writerow(["T3", ""])
+    page.goto(server[0] + "/tickets")
+    page.set_input_files("#file", str(src))
+    page.wait_for_function("document.body.dataset.classified === '3'", timeout=30000)
+    rows = page.locator("#table tbody tr")
+    assert rows.count() == 3
+    text = page.inner_text("#table")
+    assert "13812345678" not in text and "【手机号】" in text
+    assert "工单内容为空" in text
+    page.screenshot(path=str(SHOTS / "tickets.png"), full_page=True)
+    page.check("#f-out")
+    assert all("其他" in r for r in page.locator("#table tbody tr").all_inner_texts())
+    page.uncheck("#f-out")
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "分类结果.xlsx"
+    path = tmp_path / "result.xlsx"
+    dl.value.save_as(path)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path, read_only=True).worksheets[0]
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0][:3] == ["工单编号", "工单内容（已脱敏）", "结论"]
+    assert values[1][0] == "T1" and "【手机号】" in values[1][1] and "13812345678" not in values[1][1]
+    page.fill("#ticket", "反映低保金本月没到账，电话13912345678")
+    page.click("#one")
+    page.wait_for_function("document.querySelectorAll('#table tbody tr').length === 1")
+    assert "【手机号】" in page.inner_text("#table") and "13912345678" not in page.inner_text("#table")
