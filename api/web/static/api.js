@@ -4,8 +4,11 @@ const dialog = () => document.getElementById("login");
 
 // Ask for the key in a dialog, post it to /v1/login (the server sets an HttpOnly cookie).
 // The key is never kept in a URL, localStorage or a variable beyond this call.
+// Several calls may get a 401 at once (the page loads places, changes …): they share one login.
+let pending = null;
 function login() {
-  return new Promise((resolve) => {
+  if (pending) return pending;
+  pending = new Promise((resolve) => {
     const d = dialog();
     const form = document.getElementById("login-form");
     const input = document.getElementById("login-key");
@@ -15,12 +18,13 @@ function login() {
       const r = await fetch("/v1/login", {method: "POST", headers: {"content-type": "application/json"},
         body: JSON.stringify({key: input.value}), credentials: "same-origin"});
       input.value = "";
-      if (r.ok) { d.close(); resolve(); return; }
+      if (r.ok) { d.close(); pending = null; resolve(); return; }
       error.textContent = (await r.json().catch(() => ({}))).detail || "登录失败";
     };
     if (!d.open) d.showModal();
     input.focus();
   });
+  return pending;
 }
 
 export async function api(path, options = {}) {
