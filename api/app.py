@@ -1,4 +1,8 @@
-"""The FastAPI application: services are built once in the lifespan and injected."""
+"""The FastAPI application: services are built once at start-up and injected.
+
+``kb serve`` loads in a background thread (``background=True``) so /healthz
+answers at once; tests and embedders build synchronously in the lifespan.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from api.readiness import Readiness
 from api.routes import classify, contacts, health, reply, search
 from kb.privacy import install_log_masking
-from kb.reply.service import ReplyService
-from kb.service import KnowledgeService
 from kb.settings import Settings
 
 log = logging.getLogger("kb.api")
 
 
-def _load_classifier(settings: Settings, service: KnowledgeService):
-    from kb.classify.classifier import TicketClassifier
-    from kb.classify.training import model_dir
-    from kb.errors import KBError
-
-    try:
-        return TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy), ""
-    except KBError as exc:
-        log.warning("ticket classifier not loaded: %s", exc.message)
-        return None, exc.message
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, background: bool = False) -> FastAPI:
     settings = settings or Settings()
     install_log_masking()
     install_log_masking(logging.getLogger("uvicorn.access"))
@@ -39,30 +30,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = KnowledgeService(settings)
-        errors = service.warm()
-        for kb, message in errors.items():
-            log.warning("knowledge base %s not loaded: %s", kb, message)
+        ready = Readiness(settings)
         app.state.settings = settings
-        app.state.service = service
-        app.state.classifier, app.state.classifier_error = _load_classifier(settings, service)
-        app.state.composer = ReplyService(service, settings)
+        app.state.readiness = ready
+        if background:
+            ready.start()
+        else:
+            ready.load()
         yield
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        """Refuse oversized bodies before reading them: one agent's paste must not stall the service."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"请求体过大（{int(length) / 1048576:.1f} MB），上限为 "
-                                   f"{settings.max_upload_bytes / 1048576:.1f} MB", "error": "PayloadTooLarge"},
-            )
-        return await call_next(request)
+    # Outermost first: every request is logged, and oversized bodies (chunked or not) stop at 413.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(AccessLogMiddleware)
 
     app.include_router(search.router)
     app.include_router(contacts.router)

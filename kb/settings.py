@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=400, ge=100, description="Target policy chunk size in characters")
     chunk_overlap: int = Field(default=40, ge=0)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Per-request work limits (refused with 413/422 before any work is done; see README "Limits").
+    max_request_chars: int = Field(default=200_000, ge=1000, description="Total characters of text in one request")
+    max_batch_texts: int = Field(default=500, ge=1, description="Tickets in one /v1/classify request")
+    max_list_items: int = Field(default=20, ge=1, description="Entries in libraries / topics filters")
+    max_field_chars: int = Field(default=5000, ge=100, description="Characters in one ticket or short field")
+    max_zip_entries: int = Field(default=2000, ge=1, description="Entries in one XLSX/DOCX/ZIP read")
+    max_zip_unpacked_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, description="Unpacked size of one XLSX/DOCX/ZIP")
     hnsw_search_ef: int = Field(default=200, ge=10)
     llm_url: str | None = None
     log_level: str = "INFO"
