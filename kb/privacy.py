@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -25,7 +24,7 @@ _SEP = r"[-. ]?"
 _END = r"(?![\d元块万千百%])"
 MOBILE = re.compile(rf"(?<![\d.])(?:(?:\+|00)?86{_SEP})?(1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}){_END}")
 LANDLINE = re.compile(
-    rf"(?:\(0\d{{2,3}}\)\s?\d{{3,4}}{_SEP}\d{{4}}{_END}"
+    rf"(?:[(（]0\d{{2,3}}[)）]\s?\d{{3,4}}{_SEP}\d{{4}}{_END}"
     rf"|(?<![\d.])(?:0\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}|[2-8]\d{{3}}-\d{{4}}(?![-\d元块万千百%]))(?![\d元块万千百%]))"
 )
 # Digits as a transcript writes them (幺三八…): runs long enough to be a number are made digits first.
@@ -60,10 +59,15 @@ def _spoken(m: re.Match[str]) -> str:
     return run.translate(_SPOKEN) if digits >= 7 else run
 
 
+# Only the characters numbers are written with are folded: Chinese punctuation stays as the agent typed it.
+_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\u3000": " ", "\u00a0": " ",
+                             "＋": "+", "－": "-", "．": ".", "—": "-", "‐": "-", "‑": "-", "–": "-"})
+
+
 def normalize_for_masking(text: str) -> str:
-    """Full-width digits, brackets and spaces folded to ASCII (NFKC) and spoken digit runs made digits,
+    """Full-width digits, plus, dashes, dots and spaces folded to ASCII and spoken digit runs made digits,
     so that every later pattern sees one spelling of a number."""
-    return _SPOKEN_RUN.sub(_spoken, unicodedata.normalize("NFKC", text))
+    return _SPOKEN_RUN.sub(_spoken, text.translate(_FULL_WIDTH))
 
 
 def mask(text: str) -> str:

@@ -26,6 +26,9 @@ def read_tickets(path: Path) -> list[tuple[str, str]]:
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
+        from kb.safezip import check_file
+
+        check_file(path)  # an XLSX is a zip: refuse a bomb before openpyxl unpacks it
         sheet = load_workbook(str(path), read_only=True, data_only=True).worksheets[0]
         rows = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
     elif path.suffix.lower() == ".csv":
