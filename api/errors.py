@@ -34,7 +34,7 @@ _FIELD_REASONS = {
     "too_long": "条目过多",
     "extra_forbidden": "不支持的字段",
     "string_pattern_mismatch": "格式无效（只能包含字母、数字、- 和 _）",
-    "string_unicode": "含有无效的 Unicode 字符",
+    "string_unicode": "文本中含有不完整的 Unicode 字符，请删除后重试",
     "too_short": "条目过少",
     "list_type": "应为列表",
     "dict_type": "应为 JSON 对象",

@@ -112,7 +112,7 @@ def client(sample_settings, sample_classifier):
         ("/v1/reply", {"question": "低保\x07"}, "question：文本中含有控制字符 U+0007，请删除后重试"),
         ("/v1/classify", {"texts": ["低保"] * 501}, "texts：条目过多"),
         ("/v1/classify", {"texts": ["低" * 5000] * 41},
-         "一次提交的工单共 205000 字，超过上限 200000 字，请分批提交"),
+         "请求体：一次提交的工单共 205000 字，超过上限 200000 字，请分批提交"),
     ],
 )
 def test_malformed_or_oversized_input_is_a_chinese_422(client, path, payload, detail):

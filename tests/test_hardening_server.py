@@ -98,7 +98,7 @@ def test_personal_data_reaches_no_log_and_no_file(server, tmp_path, sample_setti
         assert r.status_code == 200
         for d in r.json()["results"]:
             assert not any(p in " ".join(d["reasons"]) + (d["filter_reason"] or "") for p in PII)
-        assert c.get("/v1/contacts", params={"district": PHONE, "street": VALID_ID}).status_code == 200
+        assert c.get("/v1/contacts", params={"district": PHONE, "street": VALID_ID}).status_code == 422
         assert c.get(f"/v1/contacts/{PHONE}").status_code == 404
         assert c.post("/v1/search", json={"query": TICKET, "kb": f"x{PHONE}"}).status_code == 404
         assert c.post("/v1/search", content=b"{bad json " + PHONE.encode()).status_code == 422
@@ -119,7 +119,7 @@ def test_personal_data_reaches_no_log_and_no_file(server, tmp_path, sample_setti
     access = [line for line in log.splitlines() if re.search(r"(GET|POST) /\S* \d{3} \d+\.\d ms", line)]
     assert len(access) >= 8
     assert any("POST /v1/search 413" in line for line in access)
-    assert any(line.endswith(" ms") and "GET /v1/contacts 200" in line for line in access)
+    assert any(line.endswith(" ms") and "GET /v1/contacts 422" in line for line in access)
     assert "district=" not in log
     import zipfile
 
