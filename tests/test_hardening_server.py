@@ -7,6 +7,7 @@ log and file the run wrote is searched for those numbers.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import socket
@@ -125,7 +126,7 @@ def test_personal_data_reaches_no_log_and_no_file(server, tmp_path, sample_setti
 
     written = {"serve.log": log, "cli stdout": cli.stdout + bad.stdout, "cli stderr": cli.stderr + bad.stderr}
     with zipfile.ZipFile(tmp_path / "out.xlsx") as z:
-        written["out.xlsx"] = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        written["out.xlsx"] = html.unescape("".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()))
     assert "【手机号】" in written["out.xlsx"]
     leaks = {name: [p for p in PII if p in text] for name, text in written.items()}
     assert leaks == {name: [] for name in written}
