@@ -21,16 +21,23 @@ def install_console(app: FastAPI) -> None:
     app.mount("/static", pages.static_files(), name="static")
 
 
+def install_feedback_store(app: FastAPI) -> None:
+    """Feedback is stored beside the records, on the store of record's engine; available before the index loads."""
+    from kb.interactions import InteractionStore
+
+    app.state.interactions = InteractionStore(app.state.store.engine)
+
+
 def start_console(app: FastAPI, settings: Settings) -> None:
-    """Build the feedback store and the call assistant once, in the lifespan (after the services)."""
+    """Build the call assistant once the knowledge service and the composer have loaded."""
     from kb.assist import Assistant
     from kb.classify.duties import DutyBook
     from kb.classify.risk import RiskDetector
     from kb.interactions import InteractionStore
 
-    app.state.interactions = InteractionStore(app.state.store.engine)
     risk = RiskDetector(DutyBook.load(settings.corpus_dir / "duties").risks)
-    app.state.assistant = Assistant(app.state.service, app.state.composer, risk)
+    ready = app.state.readiness
+    app.state.assistant = Assistant(ready.service, ready.composer, risk)
     _warm_replies(app, settings)
 
 
@@ -39,7 +46,7 @@ def _warm_replies(app: FastAPI, settings: Settings) -> None:
     on the first calls of the day."""
     for kb in settings.kbs:
         try:
-            app.state.composer.reply("低保标准每月多少钱", kb)
+            app.state.readiness.composer.reply("低保标准每月多少钱", kb)
         except Exception:  # noqa: BLE001 - a kb that is not built is reported by /healthz
             pass
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.validation import shorten
 from kb.errors import (
     Conflict,
     EmbedderMismatch,
@@ -56,6 +57,15 @@ _FIELD_REASONS = {
     "less_than_equal": "数值过大",
     "too_long": "条目过多",
     "extra_forbidden": "不支持的字段",
+    "string_pattern_mismatch": "格式无效（只能包含字母、数字、- 和 _）",
+    "string_unicode": "文本中含有不完整的 Unicode 字符，请删除后重试",
+    "too_short": "条目过少",
+    "list_type": "应为列表",
+    "dict_type": "应为 JSON 对象",
+    "model_type": "应为 JSON 对象",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "int_from_float": "应为整数",
 }
 
 
@@ -73,8 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"] if p != "body") or "请求体"
-            reason = _FIELD_REASONS.get(e["type"], e["msg"])
+            loc = shorten(".".join(str(p) for p in e["loc"] if p != "body") or "请求体")
+            reason = _FIELD_REASONS.get(e["type"], "内容无效")
             if e["type"] == "value_error":
                 reason = str(e["msg"]).removeprefix("Value error, ")
             problems.append(f"{loc}：{reason}")

@@ -4,20 +4,107 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.validation import MAX_BATCH_TEXTS, MAX_LIST_ITEMS, MAX_REQUEST_CHARS, KBName, QueryText, ShortText, TicketText
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: ``detail`` is the Chinese message an agent reads."""
+
+    detail: str
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in [(404, "知识库不存在"), (409, "索引与向量模型不一致"), (413, "请求过大"),
+                       (422, "请求内容无效"), (500, "内部错误"), (503, "服务尚未就绪")]
+}
 
 
 class SearchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str
-    kb: str = "minzheng"
+    query: QueryText
+    kb: KBName = "minzheng"
     top_k: int = Field(default=5, ge=1, le=50)
-    libraries: list[str] | None = None
-    topics: list[str] | None = None
-    district: str | None = None
+    libraries: list[ShortText] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
+    topics: list[ShortText] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
+    district: ShortText | None = None
     include_repealed: bool = False
     include_pending: bool = False
+
+
+class ReplyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: QueryText
+    kb: KBName = "minzheng"
+    district: ShortText | None = None
+    street: ShortText | None = None
+
+
+class ClassifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: TicketText | None = None
+    texts: list[TicketText] | None = Field(default=None, max_length=MAX_BATCH_TEXTS)
+    kb: KBName = "minzheng"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ClassifyBody:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("请只提供 text（单条工单）或 texts（批量工单）其中之一")
+        total = len(self.text or "") + sum(len(t) for t in self.texts or [])
+        if total > MAX_REQUEST_CHARS:
+            raise ValueError(f"一次提交的工单共 {total} 字，超过上限 {MAX_REQUEST_CHARS} 字，请分批提交")
+        return self
+
+
+class Risk(BaseModel):
+    level: str
+    signals: list[dict[str, str]]
+
+
+class LabelScore(BaseModel):
+    label: str
+    p: float
+
+
+class Decision(BaseModel):
+    industry: str
+    in_scope: bool
+    topic: str | None
+    subtopic: str | None
+    department: str | None
+    confidence: float
+    needs_review: bool
+    reasons: list[str]
+    filter_reason: str | None
+    risk: Risk
+    label_scores: list[LabelScore]
+    model_version: str
+
+
+class ClassifyBatchResponse(BaseModel):
+    results: list[Decision]
+
+
+class ReplyResponse(BaseModel):
+    question: str
+    reply: str
+    basis: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    follow_up: list[str]
+    confidence: float
+    escalate: bool
+    escalate_reason: str | None
+    district: str | None
+    street: str | None
+    conflicts: list[dict[str, Any]]
+    generation: dict[str, Any] | None
+    took_ms: float
 
 
 class SearchResultItem(BaseModel):

@@ -22,12 +22,14 @@ from kb.settings import Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="12345 接诉即办知识库命令行")
 eval_app = typer.Typer(no_args_is_help=True, help="质量评测")
 app.add_typer(eval_app, name="eval")
+from kb.privacy import mask  # noqa: E402 - CLI errors may echo a ticket's text
+
 console = Console()
 err = Console(stderr=True)
 
 
 def _fail(exc: KBError) -> None:
-    err.print(f"[red]错误：[/red]{exc.message}")
+    err.print(f"[red]错误：[/red]{mask(exc.message)}", markup=True, highlight=False)
     raise typer.Exit(3 if isinstance(exc, EmbedderMismatch) else 2)
 
 
@@ -183,7 +185,8 @@ def serve(
         if "mask" not in filters:
             filters.append("mask")
     logging.getLogger("kb").setLevel(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config)
+    uvicorn.run(create_app(settings, background=True), host=host, port=port, log_config=log_config,
+                access_log=False)  # api.middleware.AccessLogMiddleware writes a masked line per request
 
 
 @eval_app.command("retrieval")

@@ -89,6 +89,11 @@ class KnowledgeService:
         self.embedder.embed_query("预热")
         return errors
 
+    def snapshot(self, kb: str) -> _Loaded:
+        """One index version with its searcher and contacts: a request that holds it sees that version
+        from start to end even if ``kb ingest`` switches CURRENT meanwhile."""
+        return self._get(kb)
+
     def searcher(self, kb: str) -> Searcher:
         return self._get(kb).searcher
 

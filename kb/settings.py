@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     report_key_file: Path | None = Field(
         default=None, description="HMAC key for caller pseudonyms in reports; defaults to <data_dir>/report_key"
     )
+    # Per-request work limits (refused with 413/422 before any work is done; see README "Limits").
+    max_request_chars: int = Field(default=200_000, ge=1000, description="Total characters of text in one request")
+    max_batch_texts: int = Field(default=500, ge=1, description="Tickets in one /v1/classify request")
+    max_list_items: int = Field(default=20, ge=1, description="Entries in libraries / topics filters")
+    max_field_chars: int = Field(default=5000, ge=100, description="Characters in one ticket or short field")
+    max_zip_entries: int = Field(default=2000, ge=1, description="Entries in one XLSX/DOCX/ZIP read")
+    max_zip_unpacked_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, description="Unpacked size of one XLSX/DOCX/ZIP")
     hnsw_search_ef: int = Field(default=200, ge=10)
     llm_url: str | None = None
     database_url: str | None = Field(

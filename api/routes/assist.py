@@ -47,7 +47,12 @@ class SuggestionsResponse(BaseModel):
 
 
 def _assistant(app) -> Assistant:
-    return app.state.assistant
+    assistant = getattr(app.state, "assistant", None)
+    if assistant is None:
+        from kb.errors import IndexNotReady
+
+        raise IndexNotReady("服务正在启动，跟随通话尚未就绪，请稍后再试")
+    return assistant
 
 
 @router.post("/v1/assist", response_model=SuggestionsResponse)

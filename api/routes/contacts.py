@@ -5,23 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import ServiceDep
-from api.schemas import ContactsResponse
+from api.schemas import ERRORS, ContactsResponse
+from api.validation import KB_NAME_PATTERN
+from api.validation import shorten
 from kb.errors import InvalidQuery
 
 router = APIRouter()
 
 
-@router.get("/v1/contacts", response_model=ContactsResponse)
+@router.get("/v1/contacts", response_model=ContactsResponse, responses=ERRORS)
 def contacts(
     service: ServiceDep,
-    kb: str = "minzheng",
-    district: str | None = None,
-    street: str | None = None,
-    topic: str | None = Query(default=None, description="主题或子主题代码"),
+    kb: str = Query(default="minzheng", max_length=64, pattern=KB_NAME_PATTERN),
+    district: str | None = Query(default=None, max_length=200),
+    street: str | None = Query(default=None, max_length=200),
+    topic: str | None = Query(default=None, max_length=200, description="主题或子主题代码"),
 ) -> dict:
     directory = service.contacts(kb)
     if topic and not service.taxonomy.expand(topic):
-        raise InvalidQuery(f"未知的主题代码“{topic}”，请使用 taxonomy.yaml 中的主题或子主题代码")
+        raise InvalidQuery(f"未知的主题代码“{shorten(topic)}”，请使用 taxonomy.yaml 中的主题或子主题代码")
     found = directory.lookup(district=district, street=street, topic=topic)
     items = [
         {

@@ -17,6 +17,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from api.deps import get_service
 from api.auth import Manager
 from ingest.pipeline import run_ingest
 from kb.errors import IngestFailed, InvalidQuery, PayloadTooLarge, RecordInvalid
@@ -90,7 +91,7 @@ async def upload_documents(request: Request, kb: str, who: Manager, files: Annot
             errors = located(failed.rejections) if failed else []
             raise RecordInvalid(f"上传的文件中没有可导入的有效记录（{len(errors)} 处错误），未做任何修改", errors) from None
         if not dry_run:
-            request.app.state.service.invalidate(kb)
+            get_service(request).invalidate(kb)
         rejections = located(summary.rejections)
         return {"kb": kb, "dry_run": dry_run, "files": summary.files, "added": summary.added,
                 "updated": summary.updated, "unchanged": summary.unchanged, "rejected": summary.rejected,

@@ -1,16 +1,22 @@
-"""GET /healthz: is each knowledge base loaded, how big, built by which embedder."""
+"""GET /healthz: answers as soon as the process is up; says what is loaded and what is still loading."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-from api.deps import ServiceDep
+from api.deps import ReadinessDep
 
 router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz(service: ServiceDep) -> dict:
+def healthz(ready: ReadinessDep) -> dict[str, Any]:
+    service = ready.service
+    if service is None:
+        return {"status": "failed" if ready.failed else "starting", "ready": False, "loading": list(ready.loading),
+                "error": ready.failed, "kbs": {}}
     kbs = {}
     healthy = True
     for kb in service.known_kbs():
@@ -34,7 +40,11 @@ def healthz(service: ServiceDep) -> dict:
             "chroma": m.get("chroma"),
         }
     return {
-        "status": "ok" if healthy else "degraded",
+        "status": "ok" if healthy and ready.ready else "degraded",
+        "ready": ready.ready and not ready.failed,
+        "loading": list(ready.loading),
+        "startup_seconds": None if ready.seconds is None else round(ready.seconds, 2),
+        "classifier": "ready" if ready.classifier is not None else (ready.classifier_error or "loading"),
         "embedder": service.embedder.fingerprint,
         "kbs": kbs,
     }

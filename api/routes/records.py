@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.deps import get_service
 from api.auth import Manager, require
 from api.schemas_records import (
     CheckResponse,
@@ -142,5 +143,5 @@ def check(request: Request, kb: str, _: Manager) -> dict:
 
     _check_kb(request, kb)
     settings = request.app.state.settings
-    index = request.app.state.service.index(kb)
+    index = get_service(request).index(kb)
     return run_checks(kb, _store(request), index, settings.unreviewed_days, settings.today).to_json()

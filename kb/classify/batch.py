@@ -26,6 +26,9 @@ def read_tickets(path: Path) -> list[tuple[str, str]]:
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
+        from kb.safezip import check_file
+
+        check_file(path)  # an XLSX is a zip: refuse a bomb before openpyxl unpacks it
         sheet = load_workbook(str(path), read_only=True, data_only=True).worksheets[0]
         rows = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
     elif path.suffix.lower() == ".csv":
@@ -103,7 +106,19 @@ def classify_file(clf: TicketClassifier, path: Path, kb: str, out: Path | None, 
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(value: object) -> object:
+    """A cell value that a spreadsheet will show as text: a leading =, +, -, @ would make it a formula
+    (=HYPERLINK(...) in a ticket must not become a link in the results file), so a ' is put in front."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _write(path: Path, header: list[str], rows: list[list]) -> None:
+    rows = [[as_text_cell(v) for v in row] for row in rows]
     if path.suffix.lower() == ".csv":
         with open(path, "w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
@@ -118,4 +133,8 @@ def _write(path: Path, header: list[str], rows: list[list]) -> None:
     ws.append(header)
     for row in rows:
         ws.append(row)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # stored as a string, never evaluated
     wb.save(str(path))

@@ -152,7 +152,7 @@ class TicketClassifier:
             reasons.append(f"关键词：{'、'.join(phrases)}（指向{label_name}）")
         else:
             reasons.append(f"模型判断最接近：{label_name}")
-        similar = [f"{tid}（{self._label_name(label)}，相似度{sim:.2f}）：{snippet[:40]}…"
+        similar = [f"{tid}（{self._label_name(label)}，相似度{sim:.2f}）：{mask(snippet)[:40]}…"
                    for tid, snippet, label, sim in self.model.neighbours(row, k=2)]
         reasons.append("相似已标注工单：" + "；".join(similar))
         if pair:
@@ -166,7 +166,8 @@ class TicketClassifier:
         return f"{self.taxonomy.industries[industry]}·{self.taxonomy.label(code)}"
 
     def _filter_reason(self, text: str, kb: str, department: str, pair: PairRule | None) -> str:
-        summary = prepare(text).split("。")[0][:50]
+        # Normalise first, then mask: a full-width number is only recognisable after normalising.
+        summary = mask(prepare(text)).split("。")[0][:50]
         if pair and pair.outside == department and pair.inside_industry == kb and pair.filter_reason:
             return pair.filter_reason.replace("{summary}", summary)
         dep = self.duties.departments.get(department)

@@ -142,10 +142,12 @@ class ReplyComposer:
             self._token_cache[key] = set(self.service.tokenizer.tokens(answer.bm25_text))
         return self._token_cache[key]
 
-    def answerability(self, kb: str, question: str, answers: list[Chunk], qv: np.ndarray | None = None
-                      ) -> list[Answerability]:
-        """Gate features of each candidate answer; the question is embedded (unless given) and classified once."""
-        index = self.service.index(kb)
+    def answerability(self, kb: str, question: str, answers: list[Chunk], qv: np.ndarray | None = None,
+                      index=None) -> list[Answerability]:
+        """Gate features of each candidate answer; the question is embedded (unless given) and classified once.
+
+        ``index`` is the request's snapshot; without one the live index is used."""
+        index = self.service.index(kb) if index is None else index
         qv = self.service.embedder.embed_query(question) if qv is None else qv
         q_tokens = set(self.service.tokenizer.tokens(question))
         in_scope = self.scope_check(question, kb) if self.scope_check else None
@@ -164,17 +166,19 @@ class ReplyComposer:
         started = time.perf_counter()
         if not question or not question.strip():
             raise InvalidQuery("问题不能为空，请输入来电人的问题")
-        contacts_dir = self.service.contacts(kb)
+        # One snapshot for the whole request: every lookup below sees the same index version.
+        snap = self.service.snapshot(kb)
+        contacts_dir = snap.contacts
         found_district, found_street = contacts_dir.places.find(normalize(question))
         district = district or found_district
         street = street or found_street
-        found = self.service.search(kb, SearchRequest(question, top_k=5, libraries=["answer"], district=district))
+        found = snap.searcher.search(SearchRequest(question, top_k=5, libraries=["answer"], district=district))
         answers = found.hits
         if not answers:
             return self._escalation(question, district, street, 0.0, "知识库中没有相关的标准答复", started)
         # The first of the top answers that passes every gate: the best match may answer a
         # neighbouring question (how to apply) when the caller asked another (how much).
-        gates = self.answerability(kb, question, [h.chunk for h in answers], found.query_vector)
+        gates = self.answerability(kb, question, [h.chunk for h in answers], found.query_vector, snap.searcher.index)
         top = gates[0].cosine
         best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
         if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
@@ -187,9 +191,9 @@ class ReplyComposer:
                     break
         if failure:
             return self._escalation(question, district, street, confidence, failure, started)
-        clauses = self._governing_clauses(kb, best, question)
+        clauses = self._governing_clauses(snap, best, question)
         clause = clauses[0] if clauses else None
-        contacts = self._contacts(kb, district, street, best.topics)
+        contacts = self._contacts(snap.contacts, district, street, best.topics)
         basis = [_basis(best, "answer")] + [_basis(c, "policy") for c in clauses] + \
                 [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
                   "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
@@ -206,12 +210,12 @@ class ReplyComposer:
         return Reply(question, ESCALATION_TEXT, [], [], [], round(confidence, 4), True, reason, district, street, [], None,
                      round((time.perf_counter() - started) * 1000, 2))
 
-    def _governing_clauses(self, kb: str, answer: Chunk, question: str) -> list[Chunk]:
+    def _governing_clauses(self, snap, answer: Chunk, question: str) -> list[Chunk]:
         """The in-force clauses the answer cites, in its order; else the best in-force clause on its topics.
 
         A reference to a superseded document is never followed: repealed text is not cited.
         """
-        index = self.service.index(kb)
+        index = snap.searcher.index
         out: list[Chunk] = []
         for ref in answer.extra.get("policy_refs", []):
             key = f"{ref['doc']}#{ref['article']}"
@@ -220,11 +224,10 @@ class ReplyComposer:
                 out.append(index.chunks[i])
         if out:
             return out
-        hits = self.service.search(kb, SearchRequest(question, top_k=1, libraries=["policy"], topics=answer.topics)).hits
+        hits = snap.searcher.search(SearchRequest(question, top_k=1, libraries=["policy"], topics=answer.topics)).hits
         return [hits[0].chunk] if hits else []
 
-    def _contacts(self, kb: str, district: str | None, street: str | None, topics: list[str]) -> list[Chunk]:
-        directory = self.service.contacts(kb)
+    def _contacts(self, directory, district: str | None, street: str | None, topics: list[str]) -> list[Chunk]:
         chosen: list[Chunk] = []
         for topic in topics or [None]:
             if street:

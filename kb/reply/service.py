@@ -12,6 +12,7 @@ import logging
 import time
 
 from kb.errors import InvalidQuery
+from kb.privacy import mask
 from kb.reply.composer import Reply, ReplyComposer
 from kb.reply.facts import check_grounding
 from kb.reply.followups import FollowUpRules
@@ -48,7 +49,8 @@ class ReplyService:
         sources = [b["excerpt"] for b in result.basis] + [b.get("title") or "" for b in result.basis] + \
                   [b.get("doc_no") or "" for b in result.basis] + [result.reply]
         try:
-            text = self._complete(PROMPT.format(question=result.question, reply=result.reply,
+            # The caller's personal numbers never leave the service: the model sees the masked question.
+            text = self._complete(PROMPT.format(question=mask(result.question), reply=result.reply,
                                                 sources="\n".join(b["excerpt"] for b in result.basis)))
         except Exception as exc:  # noqa: BLE001 - any LLM failure falls back to the template
             log.warning("LLM generation failed: %s", type(exc).__name__)
