@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import key_for
+
 from tests.test_privacy import CARD, VALID_ID
 
 PHONE = "13812345678"
@@ -32,6 +34,11 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+
+def _auth(settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key_for(settings, 'test-agent', 'agent')}"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +80,7 @@ def test_healthz_answers_before_and_after_loading(server):
     assert set(ready["kbs"]) >= {"minzheng", "canlian"}
 
 
-def test_chunked_body_over_the_limit_is_413(server):
+def test_chunked_body_over_the_limit_is_413(server, sample_settings):
     base = server[0]
 
     def body():
@@ -82,17 +89,17 @@ def test_chunked_body_over_the_limit_is_413(server):
             yield b"0" * 8192
         yield b'"}'
 
-    r = httpx.post(base + "/v1/search", content=body(), headers={"content-type": "application/json"}, timeout=10)
+    r = httpx.post(base + "/v1/search", content=body(), headers={"content-type": "application/json", **_auth(sample_settings)}, timeout=10)
     assert r.status_code == 413
     assert r.json() == {"detail": "请求体过大，上限为 0.1 MB", "error": "PayloadTooLarge"}
     small = httpx.post(base + "/v1/search", content=iter([b'{"query": "', "低保".encode(), b'"}']),
-                       headers={"content-type": "application/json"}, timeout=10)
+                       headers={"content-type": "application/json", **_auth(sample_settings)}, timeout=10)
     assert small.status_code == 200
 
 
 def test_personal_data_reaches_no_log_and_no_file(server, tmp_path, sample_settings):
     base, log_path, _, _ = server
-    with httpx.Client(base_url=base, timeout=30) as c:
+    with httpx.Client(base_url=base, timeout=30, headers=_auth(sample_settings)) as c:
         assert c.post("/v1/search", json={"query": TICKET[:200]}).status_code == 200
         assert c.post("/v1/reply", json={"question": TICKET[:200]}).status_code == 200
         r = c.post("/v1/classify", json={"texts": [TICKET, "物业不作为 " + TICKET]})
