@@ -200,3 +200,11 @@ def test_auth_off_is_refused_off_loopback(mini_settings):
     with pytest.raises(SystemExit, match="KB_AUTH=off 只允许在本机回环地址上使用，当前绑定 0.0.0.0"):
         check_binding(open_settings, "0.0.0.0")
     check_binding(mini_settings, "0.0.0.0")
+
+
+def test_healthz_reveals_no_paths_or_counts_to_anonymous_callers(mini_app):
+    _, client = mini_app
+    anonymous = client.get("/healthz", headers={"Authorization": ""}).json()
+    assert anonymous == {"status": "ok", "ready": True, "loading": [], "kbs": {"mini": {"state": "ready"}}}
+    detailed = client.get("/healthz").json()
+    assert detailed["kbs"]["mini"]["chunks"] == 12 and "embedder" in detailed

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from api.auth import get_principal
 from api.deps import ReadinessDep
+from kb.errors import KBError
 
 router = APIRouter()
 
 
+def _anonymous(request: Request) -> bool:
+    try:
+        get_principal(request)
+    except KBError:
+        return True
+    return False
+
+
 @router.get("/healthz")
-def healthz(ready: ReadinessDep) -> dict[str, Any]:
+def healthz(request: Request, ready: ReadinessDep) -> dict[str, Any]:
+    """Open to monitors; versions, counts, embedder and Chroma URL only for a caller with a key."""
+    body = _healthz(ready)
+    if _anonymous(request):
+        kbs = {kb: {"state": v["state"]} for kb, v in body["kbs"].items()}
+        return {"status": body["status"], "ready": body["ready"], "loading": body["loading"], "kbs": kbs}
+    return body
+
+
+def _healthz(ready) -> dict[str, Any]:
     service = ready.service
     if service is None:
         return {"status": "failed" if ready.failed else "starting", "ready": False, "loading": list(ready.loading),
