@@ -20,8 +20,12 @@ access_log = logging.getLogger("kb.access")
 Scope = dict[str, Any]
 
 
+def _size(limit: int) -> str:
+    return f"{limit / 1048576:.1f} MB" if limit >= 1048576 else f"{limit // 1024} KB"
+
+
 def _too_large(limit: int) -> bytes:
-    return json.dumps({"detail": f"请求体过大，上限为 {limit / 1048576:.1f} MB", "error": "PayloadTooLarge"},
+    return json.dumps({"detail": f"请求体过大，上限为 {_size(limit)}", "error": "PayloadTooLarge"},
                       ensure_ascii=False).encode()
 
 

@@ -91,7 +91,7 @@ def test_chunked_body_over_the_limit_is_413(server, sample_settings):
 
     r = httpx.post(base + "/v1/search", content=body(), headers={"content-type": "application/json", **_auth(sample_settings)}, timeout=10)
     assert r.status_code == 413
-    assert r.json() == {"detail": "请求体过大，上限为 0.1 MB", "error": "PayloadTooLarge"}
+    assert r.json() == {"detail": "请求体过大，上限为 64 KB", "error": "PayloadTooLarge"}
     small = httpx.post(base + "/v1/search", content=iter([b'{"query": "', "低保".encode(), b'"}']),
                        headers={"content-type": "application/json", **_auth(sample_settings)}, timeout=10)
     assert small.status_code == 200
