@@ -20,10 +20,10 @@ from api.readiness import Readiness
 from api.routes import audit, classify, contacts, documents, health, records, reply, reports, search, session
 from kb.editing import RecordEditor
 from kb.keys import KeyStore
-from kb.storesync import StoreSync
-from kb.storefactory import open_store
 from kb.privacy import install_log_masking
 from kb.settings import Settings
+from kb.storefactory import open_store
+from kb.storesync import StoreSync
 
 log = logging.getLogger("kb.api")
 

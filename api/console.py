@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.auth import ANY_ROLE
 from api.routes import assist, changes, classify_file, feedback, pages, places
 from kb.settings import Settings
-
-from api.auth import ANY_ROLE
 
 
 def install_console(app: FastAPI) -> None:
@@ -33,7 +32,6 @@ def start_console(app: FastAPI, settings: Settings) -> None:
     from kb.assist import Assistant
     from kb.classify.duties import DutyBook
     from kb.classify.risk import RiskDetector
-    from kb.interactions import InteractionStore
 
     risk = RiskDetector(DutyBook.load(settings.corpus_dir / "duties").risks)
     ready = app.state.readiness

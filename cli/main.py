@@ -363,7 +363,6 @@ def bench(
 
 def _register_groups() -> None:
     from cli.records import audit_app, keys_app, records_app, register_check, register_handover
-
     from cli.report import report
 
     app.command("report")(report)

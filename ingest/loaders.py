@@ -19,8 +19,8 @@ import yaml
 
 from ingest.encoding import check_size, decode_bytes, read_text
 from kb.problems import LoadError, Rejection
-from kb.structure import FrontMatterError, ParsedDocument, parse_document
 from kb.recordcodec import RawRecord
+from kb.structure import FrontMatterError, parse_document
 
 TEXT_POLICY = {".md", ".markdown", ".txt"}
 BINARY_POLICY = {".docx", ".pdf"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
+from kb.records import Chunk
 from kb.schema import Answer, Contact, PolicyMeta, Problem
 from kb.structure import Article
-from kb.records import Chunk
 from kb.taxonomy import Taxonomy
 
 _SENTENCE = re.compile(r"(?<=[。！？；!?;])|\n")

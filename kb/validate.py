@@ -17,11 +17,11 @@ from pydantic import BaseModel, ValidationError
 
 from kb.chunking import answer_chunk, contact_chunk, policy_chunks, problem_chunk
 from kb.problems import Rejection
-from kb.schema import Answer, Contact, PolicyMeta, Problem, explain
 from kb.recordcodec import RawRecord, model_content
-from kb.topics import infer_topics
 from kb.records import Chunk
+from kb.schema import Answer, Contact, PolicyMeta, Problem, explain
 from kb.taxonomy import Taxonomy
+from kb.topics import infer_topics
 
 _MODELS: dict[str, type[BaseModel]] = {"answer": Answer, "contact": Contact, "problem": Problem}
 

@@ -6,13 +6,12 @@ import csv
 import logging
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.conftest import api_client
 from kb.classify.classifier import TicketClassifier
 from kb.classify.risk import RiskDetector
 from kb.classify.training import model_dir
 from kb.errors import InvalidQuery
+from tests.conftest import api_client
 from tests.test_privacy import VALID_ID
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb.structure import parse_document
 from kb.classify.tickets import load_tickets, split_files
 from kb.settings import PROJECT_ROOT
+from kb.structure import parse_document
 from kb.taxonomy import load_taxonomy
 from tests.conftest import EXTERNAL
 

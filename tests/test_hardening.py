@@ -11,12 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.conftest import api_client, key_for
 from api.routes.search import public_source
 from kb.errors import PayloadTooLarge
 from kb.privacy import mask
 from kb.safezip import check_archive, read_member
-
+from tests.conftest import api_client, key_for
 
 
 @pytest.mark.parametrize(

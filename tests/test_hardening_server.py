@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from tests.conftest import key_for
-
 from tests.test_privacy import CARD, VALID_ID
 
 PHONE = "13812345678"

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import update
 
 from ingest.pipeline import run_ingest
-from kb.storefactory import open_store
 from kb.store import audit
+from kb.storefactory import open_store
 from tests.conftest import api_client, key_for
 
 ANSWER = "t-ans-allowance-002"

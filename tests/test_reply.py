@@ -8,12 +8,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.conftest import api_client
 from kb.reply.composer import ESCALATION_TEXT
 from kb.reply.facts import check_grounding
 from kb.reply.service import ReplyService
+from tests.conftest import api_client
 
 pytestmark = pytest.mark.slow
 

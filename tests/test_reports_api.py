@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import api_client, make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reports" / "march.csv"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
-from tests.conftest import api_client
 from kb.assist import CallState, Utterance, clean_spoken, parse_utterance, questions_in
 from kb.changes import recent_changes
 from kb.errors import InvalidQuery
 from kb.interactions import InteractionStore
 from kb.records import Chunk
+from tests.conftest import api_client
 
 UNKNOWN_KB = "知识库“nosuch”不存在，请先执行 `kb ingest --kb nosuch <目录>` 建立索引"
 

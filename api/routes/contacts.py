@@ -6,8 +6,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ServiceDep
 from api.schemas import ERRORS, ContactsResponse
-from api.validation import KB_NAME_PATTERN
-from api.validation import shorten
+from api.validation import KB_NAME_PATTERN, shorten
 from kb.errors import InvalidQuery
 
 router = APIRouter()

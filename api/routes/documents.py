@@ -17,8 +17,8 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.deps import get_service
 from api.auth import Manager
+from api.deps import get_service
 from ingest.pipeline import run_ingest
 from kb.errors import IngestFailed, InvalidQuery, PayloadTooLarge, RecordInvalid
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import get_service
 from api.auth import Manager, require
+from api.deps import get_service
 from api.schemas_records import (
     CheckResponse,
     CreateBody,
