@@ -45,6 +45,7 @@ def ingest(
 
     有记录被拒绝时退出码为 1；--sync 需要停用记录但未确认时退出码为 3。
     """
+    from cli.records import _actor as cli_actor
     from ingest.pipeline import run_ingest
 
     def confirm(ids: list[str]) -> bool:
@@ -71,7 +72,7 @@ def ingest(
             progress = _progress_callback(bar, name)
             try:
                 summary = run_ingest(settings, name, targets, rebuild=rebuild, progress=progress, sync=sync,
-                                     confirm=confirm, actor=_actor())
+                                     confirm=confirm, actor=cli_actor())
             except KBError as exc:
                 _fail(exc)
         _print_summary(summary)
@@ -81,14 +82,6 @@ def ingest(
         raise typer.Exit(1)
     if pending:
         raise typer.Exit(3)
-
-
-def _actor() -> str:
-    """Who a CLI write is attributed to in the audit: KB_ACTOR, else the login name."""
-    import getpass
-    import os
-
-    return os.environ.get("KB_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 def _progress_callback(bar: Progress, name: str):

@@ -23,6 +23,7 @@ err = Console(stderr=True)
 
 
 def _actor() -> str:
+    """Who a CLI write is attributed to in the audit: KB_ACTOR, else the login name."""
     import getpass
 
     return os.environ.get("KB_ACTOR") or f"cli:{getpass.getuser()}"

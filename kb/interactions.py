@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, create_engine, insert, select
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, select
 
 from kb.privacy import mask
 
@@ -34,17 +34,6 @@ feedback = Table(
 
 RATINGS = ("useful", "useless", "wrong")
 TARGETS = ("reply", "result")
-
-
-def database_url(data_dir, configured: str | None) -> str:
-    """The configured URL, else the SQLite file shared with the store of record."""
-    return configured or f"sqlite:///{data_dir}/store.sqlite"
-
-
-def make_engine(url: str) -> Engine:
-    """An engine usable from request threads (SQLite needs check_same_thread off)."""
-    args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    return create_engine(url, connect_args=args, future=True)
 
 
 @dataclass(frozen=True)
