@@ -21,6 +21,7 @@ from api.routes import audit, classify, contacts, documents, health, records, re
 from kb.editing import RecordEditor
 from kb.keys import KeyStore
 from kb.privacy import install_log_masking
+from kb.publish import Publisher
 from kb.settings import Settings
 from kb.storefactory import open_store
 from kb.storesync import StoreSync
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         app.state.readiness = ready
         app.state.store = open_store(settings)
         app.state.keys = KeyStore(app.state.store)
-        app.state.editor = RecordEditor(settings, app.state.store,
+        app.state.editor = RecordEditor(settings, app.state.store, Publisher(settings, app.state.store, background=True),
                                         on_indexed=lambda kb: ready.service.invalidate(kb) if ready.service else None)
         install_feedback_store(app)
         ready.after.append(lambda: start_console(app, settings))

@@ -60,7 +60,6 @@ _FIELD_REASONS = {
     "string_pattern_mismatch": "格式无效（只能包含字母、数字、- 和 _）",
     "string_unicode": "文本中含有不完整的 Unicode 字符，请删除后重试",
     "too_short": "条目过少",
-    "list_type": "应为列表",
     "dict_type": "应为 JSON 对象",
     "model_type": "应为 JSON 对象",
     "float_type": "应为数字",

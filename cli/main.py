@@ -346,10 +346,12 @@ def bench(
     browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
 ) -> None:
     """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值、写入到可检索。"""
-    from eval.bench import run_bench, run_records_bench
+    from eval.bench import run_bench, run_records_bench, run_records_bench_large
 
     if only == "records":
         run_records_bench(Settings(), console)
+        if large:
+            run_records_bench_large(Settings(), console, target=large)
         return
     run_bench(Settings(), console, large_chunks=large, n_queries=queries, browser=browser)
 

@@ -53,7 +53,11 @@ class RecordEditor:
             data["id"] = record_id
         rid = str(data.get("id") or "")
         raw = to_raw(library, rid, data)
-        outcome = validator_for(self.settings, kb).run([raw], known_policies=known_policies(self.store, kb, exclude={rid}))
+        cited = {str(r.get("doc")) for r in data.get("policy_refs") or [] if isinstance(r, dict) and r.get("doc")}
+        if data.get("successor"):
+            cited.add(str(data["successor"]))
+        outcome = validator_for(self.settings, kb).run(
+            [raw], known_policies=known_policies(self.store, kb, exclude={rid}, only=cited))
         if outcome.rejections or not outcome.documents:
             errors = [{"field": r.field or "record", "reason": r.reason} for r in outcome.rejections] or [
                 {"field": "record", "reason": "记录无法解析"}]

@@ -26,11 +26,12 @@ from sqlalchemy import insert, select
 
 from kb.embedding import EmbeddingCache, get_embedder
 from kb.errors import Conflict, InvalidQuery
-from kb.index import IndexLayout, read_manifest
+from kb.index import IndexLayout, LoadedIndex, read_manifest
 from kb.publish import Publisher, PublishResult
 from kb.records import Chunk
 from kb.settings import Settings
 from kb.store import RETIRED, RecordStore, append_audit, records, revisions
+from kb.vectorstore import chroma_client
 
 FORMAT = "hotline-kb-export/1"
 CONTACT_COLUMNS = ["id", "unit", "level", "district", "street", "phone", "address", "hours", "duties", "topics"]
@@ -86,11 +87,13 @@ def export_kb(settings: Settings, store: RecordStore, kb: str, out: Path, actor:
     vid = layout.current()
     embedder_fp = None
     if vid:
-        vdir = layout.version_dir(vid)
         manifest = read_manifest(layout, vid)
         embedder_fp = manifest.get("embedder")
-        for name in ("chunks.jsonl", "vectors.npy", "rows.npy"):
-            files[f"index/{name}"] = (vdir / name).read_bytes()
+        index = LoadedIndex(layout, vid, manifest, chroma_client(settings), settings.hnsw_search_ef, settings.today)
+        rows, vectors = index.arrays()
+        files["index/chunks.jsonl"] = _jsonl([c.to_json() for c in index.chunks])
+        files["index/vectors.npy"] = _npy(vectors)
+        files["index/rows.npy"] = _npy(rows)
     manifest_out = {
         "format": FORMAT,
         "kb": kb,
@@ -171,6 +174,12 @@ def _seed_cache(settings: Settings, fp_key: str, zf: zipfile.ZipFile) -> int:
     finally:
         cache.close()
     return len(texts)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:

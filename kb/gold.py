@@ -47,7 +47,7 @@ def load_gold(path: Path) -> list[GoldItem]:
 def evaluate(searcher: Searcher, items: list[GoldItem]) -> GoldResult:
     recalls, rrs, per = [], [], {}
     for item in items:
-        docs = [h.chunk.doc_id for h in searcher.search(SearchRequest(item.query, top_k=10)).hits]
+        docs = [h.chunk.doc_id for h in searcher.search(SearchRequest(item.query, top_k=10, snippets=False)).hits]
         relevant = set(item.relevant)
         r5 = len(relevant & set(docs[:5])) / len(relevant) if relevant else 0.0
         rr = next((1.0 / rank for rank, d in enumerate(docs[:10], start=1) if d in relevant), 0.0)

@@ -30,12 +30,14 @@ import numpy as np
 
 from kb.embedding import Embedder
 from kb.errors import EmbedderMismatch, IndexNotReady, UnknownKB
-from kb.lifecycle import PENDING, beijing_today, status_on
+from kb.lifecycle import beijing_today, status_on
 from kb.records import Chunk
+from kb.segments import STATS_FILE, BM25Stats, Segment, load_delta_segment, load_full_segment, segment_cache
 from kb.vectorstore import VectorCollection
 
 CHUNKER_VERSION = "zh-article-v1"
 KEEP_VERSIONS = 2
+EXACT_DENSE_BELOW = 0.25  # fraction of a segment's vectors the filters allow
 
 
 class IndexLayout:
@@ -57,7 +59,14 @@ class IndexLayout:
         return self.versions / vid
 
     def new_version_id(self) -> str:
-        return time.strftime("v%Y%m%d%H%M%S", time.gmtime()) + f"{time.time_ns() % 1_000_000:06d}"
+        """UTC time to the microsecond, and always after every existing version: "newest" is the name order."""
+        newest = max((p.name for p in self.versions.iterdir() if p.is_dir()), default="") if self.versions.exists() else ""
+        us = time.time_ns() // 1000
+        while True:
+            vid = time.strftime("v%Y%m%d%H%M%S", time.gmtime(us // 1_000_000)) + f"{us % 1_000_000:06d}"
+            if vid > newest:
+                return vid
+            us += 1
 
     def activate(self, vid: str) -> None:
         tmp = self.root / f".CURRENT.{os.getpid()}"
@@ -113,8 +122,11 @@ class VersionWriter:
         token_lists: list[list[str]],
         manifest: dict[str, Any],
         collection: VectorCollection,
+        building: bool = False,
     ) -> None:
         self.path.mkdir(parents=True, exist_ok=False)
+        if building:
+            (self.path / ".building").touch()
         with open(self.path / "chunks.jsonl", "w", encoding="utf-8") as fh:
             for chunk in chunks:
                 fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
@@ -123,50 +135,167 @@ class VersionWriter:
         retriever = bm25s.BM25()
         retriever.index([toks or [""] for toks in token_lists], show_progress=False)
         retriever.save(str(self.path / "bm25"), show_progress=False)
+        BM25Stats.of(token_lists).save(self.path / STATS_FILE)
         collection.create(vectors)
         (self.path / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
         )
+
+    def write_delta(self, chunks: list[Chunk], rows: np.ndarray, vectors: np.ndarray, manifest: dict[str, Any],
+                    files: dict[str, str]) -> None:
+        """A delta version: only the changed records' chunks and vectors (no collection, no bm25s index)."""
+        self.path.mkdir(parents=True, exist_ok=False)
+        with open(self.path / "chunks.jsonl", "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+        np.save(self.path / "vectors.npy", vectors.astype(np.float32))
+        np.save(self.path / "rows.npy", rows.astype(np.int32))
+        for name, text in files.items():
+            (self.path / name).write_text(text, encoding="utf-8")
+        (self.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
 class LoadedIndex:
-    """A live version in memory: chunks, BM25, vectors (memory-mapped) and its Chroma collection."""
+    """A live version in memory: its segments' chunks as one list, BM25, vectors and the Chroma collection.
+
+    A full version is one segment; a delta version is its base's segment with the changed
+    records hidden plus the delta segment (``kb/segments.py``). Callers see one list of live
+    chunks either way: ``chunks``, ``position``, the masks, ``dense`` and ``bm25_scores``
+    all speak in positions of that list.
+    """
 
     def __init__(self, layout: IndexLayout, vid: str, manifest: dict[str, Any], client, search_ef: int,
                  today: dt.date | None = None) -> None:
-        path = layout.version_dir(vid)
         self.fixed_today = today
         self._current_masks: tuple[dt.date, np.ndarray, np.ndarray] | None = None
         self.kb = layout.kb
         self.vid = vid
         self.manifest = manifest
-        with open(path / "chunks.jsonl", encoding="utf-8") as fh:
-            self.chunks = [Chunk.from_json(json.loads(line)) for line in fh]
-        self.vectors = np.load(path / "vectors.npy", mmap_mode="r")
-        self.rows = np.load(path / "rows.npy")
-        self.bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
-        self.collection = VectorCollection(client, manifest["collection"], search_ef)
+        parts = _segments(layout, vid, manifest, client, search_ef)
+        self.segments: list[Segment] = [seg for seg, _ in parts]
+        self._maps: list[np.ndarray | None] = []  # segment chunk → live position (-1 hidden); None: identity
+        self._hidden_rows: list[int] = []
+        if len(parts) == 1 and not parts[0][1]:
+            self.chunks = parts[0][0].chunks
+            self._maps.append(None)
+            self._hidden_rows.append(0)
+        else:
+            self.chunks = []
+            for seg, hidden in parts:
+                m = np.full(len(seg.chunks), -1, dtype=np.int64)
+                for j, c in enumerate(seg.chunks):
+                    if c.doc_id not in hidden:
+                        m[j] = len(self.chunks)
+                        self.chunks.append(c)
+                self._maps.append(m)
+                self._hidden_rows.append(int((m[seg.rows] < 0).sum()) if len(seg.rows) else 0)
+        self._locals = [None if m is None else np.flatnonzero(m >= 0) for m in self._maps]
+        sizes = [len(seg.chunks) if m is None else len(loc) for seg, m, loc in zip(self.segments, self._maps, self._locals)]
+        self._live_start = np.cumsum([0, *sizes[:-1]])
+        self.collection = self.segments[0].collection
         self._build_masks()
 
     def _build_masks(self) -> None:
-        n = len(self.chunks)
-        self.by_library: dict[str, np.ndarray] = {}
-        self.by_topic: dict[str, np.ndarray] = {}
-        self.by_district: dict[str, np.ndarray] = {}
+        """Filter masks over the live chunks, from each segment's masks (computed once per segment)."""
+        packs = [seg.masks() for seg in self.segments]
+        keep = [None if m is None else loc for m, loc in zip(self._maps, self._locals)]
+
+        def join(arrays: list[np.ndarray | None]) -> np.ndarray:
+            parts = [(a if k is None else a[k]) if a is not None else np.zeros(len(seg.chunks) if k is None else len(k), bool)
+                     for a, k, seg in zip(arrays, keep, self.segments)]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        def join_dict(name: str) -> dict[str, np.ndarray]:
+            keys = sorted({k for pack in packs for k in getattr(pack, name)})
+            return {k: join([getattr(pack, name).get(k) for pack in packs]) for k in keys}
+
+        self.by_library = join_dict("by_library")
+        self.by_topic = join_dict("by_topic")
+        self.by_district = join_dict("by_district")
+        self.citywide = join([pack.citywide for pack in packs])
+        self.in_force = join([pack.in_force for pack in packs])
+        self._join = join
         self.position: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
-        self.citywide = np.zeros(n, dtype=bool)
-        self.in_force = np.zeros(n, dtype=bool)
-        for i, c in enumerate(self.chunks):
-            self.by_library.setdefault(c.library, np.zeros(n, dtype=bool))[i] = True
-            for t in c.topics:
-                self.by_topic.setdefault(t, np.zeros(n, dtype=bool))[i] = True
-            for d in c.districts:
-                self.by_district.setdefault(d, np.zeros(n, dtype=bool))[i] = True
-            self.citywide[i] = not c.districts
-            self.in_force[i] = c.in_force
+
+    # ---- retrieval over the segments ------------------------------------------------------------
+    def _segment_mask(self, s: int, mask: np.ndarray) -> np.ndarray:
+        m = self._maps[s]
+        if m is None:
+            return mask
+        out = np.zeros(len(m), dtype=bool)
+        ok = m >= 0
+        out[ok] = mask[m[ok]]
+        return out
+
+    def _live(self, s: int, j: int) -> int:
+        m = self._maps[s]
+        return j if m is None else int(m[j])
+
+    def dense(self, qv: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """(live position, best cosine of its vectors) for the ``n`` nearest allowed chunks.
+
+        When the filters allow only a small share of a segment, the approximate neighbours
+        may miss every allowed chunk, so that segment is searched exactly over its allowed rows.
+        """
+        best: dict[int, float] = {}
+        for s, seg in enumerate(self.segments):
+            seg_mask = self._segment_mask(s, mask)
+            if not len(seg.rows):
+                continue
+            allowed_rows = seg_mask[seg.rows]
+            if seg.collection is None or allowed_rows.mean() < EXACT_DENSE_BELOW:
+                rows = np.flatnonzero(allowed_rows)
+                sims = np.asarray(seg.vectors[rows]) @ qv
+                order = np.argsort(-sims, kind="stable")[: n * 3]
+                pairs = [(int(rows[o]), float(sims[o])) for o in order]
+            else:
+                pairs = seg.nearest(qv, n * 3 + self._hidden_rows[s])
+            for row, sim in pairs:
+                j = int(seg.rows[row])
+                if not seg_mask[j]:
+                    continue
+                live = self._live(s, j)
+                if sim > best.get(live, -2.0):
+                    best[live] = sim
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """One BM25 score per live chunk (the delta is scored with its base's statistics)."""
+        if len(self.segments) == 1 and self._maps[0] is None:
+            return self.segments[0].bm25_scores(tokens)
+        out = np.zeros(len(self.chunks), dtype=np.float32)
+        for s, seg in enumerate(self.segments):
+            m = self._maps[s]
+            scores = seg.bm25_scores(tokens)
+            ok = m >= 0
+            out[m[ok]] = scores[ok]
+        return out
+
+    def chunk_vectors(self, i: int) -> np.ndarray:
+        """The vectors embedded for live chunk ``i`` (its text and, for an answer, its question)."""
+        s = int(np.searchsorted(self._live_start, i, side="right")) - 1
+        seg = self.segments[s]
+        j = i if self._maps[s] is None else int(self._locals[s][i - self._live_start[s]])
+        return np.asarray(seg.vectors[np.flatnonzero(seg.rows == j)])
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, vectors) of every live chunk, in live positions: what an export carries."""
+        rows, vectors = [], []
+        for s, seg in enumerate(self.segments):
+            if not len(seg.rows):
+                continue
+            m = self._maps[s]
+            live = np.asarray(seg.rows) if m is None else m[seg.rows]
+            keep = live >= 0
+            rows.append(live[keep].astype(np.int32))
+            vectors.append(np.asarray(seg.vectors)[keep])
+        dim = self.segments[0].vectors.shape[1] if len(self.segments[0].vectors.shape) == 2 else 0
+        if not rows:
+            return np.zeros(0, dtype=np.int32), np.zeros((0, dim), dtype=np.float32)
+        return np.concatenate(rows), np.concatenate(vectors).astype(np.float32)
 
     def status_of(self, i: int) -> str:
         c = self.chunks[i]
@@ -176,10 +305,8 @@ class LoadedIndex:
         """(in force today, not yet effective today), recomputed when the Beijing date changes."""
         today = beijing_today(self.fixed_today)
         if self._current_masks is None or self._current_masks[0] != today:
-            statuses = [self.status_of(i) for i in range(len(self.chunks))]
-            current = np.array([s not in ("已修订", "已废止", PENDING) for s in statuses], dtype=bool)
-            pending = np.array([s == PENDING for s in statuses], dtype=bool)
-            self._current_masks = (today, current, pending)
+            per_segment = [seg.current_masks(today) for seg in self.segments]
+            self._current_masks = (today, self._join([c for c, _ in per_segment]), self._join([p for _, p in per_segment]))
         return self._current_masks[1], self._current_masks[2]
 
     def is_current(self, i: int) -> bool:
@@ -190,6 +317,29 @@ class LoadedIndex:
         return len(self.chunks)
 
 
+def full_segment(layout: IndexLayout, vid: str, client, search_ef: int, manifest: dict[str, Any] | None = None) -> Segment:
+    """A full version's segment, loaded once per process and shared (a delta's base, the gold check, the service)."""
+    path = layout.version_dir(vid)
+    collection = VectorCollection(client, (manifest or read_manifest(layout, vid))["collection"], search_ef)
+    return segment_cache.get(str(path), lambda: load_full_segment(path, vid, collection))
+
+
+def _segments(layout: IndexLayout, vid: str, manifest: dict[str, Any], client,
+              search_ef: int) -> list[tuple[Segment, set[str]]]:
+    """A version's segments with the doc ids each must hide; full segments come from the shared cache."""
+    base_vid = manifest.get("base")
+    full = full_segment(layout, base_vid or vid, client, search_ef, None if base_vid else manifest)
+    if not base_vid:
+        return [(full, set())]
+    if full.stats is None:
+        raise IndexNotReady(f"知识库“{layout.kb}”的增量索引 {vid} 缺少基础版本 {base_vid} 的词频统计，请重建索引")
+    delta_dir = layout.version_dir(vid)
+    tokens = [toks for _, toks in (json.loads(line) for line in
+                                   (delta_dir / "tokens.jsonl").read_text(encoding="utf-8").splitlines())]
+    delta = load_delta_segment(delta_dir, vid, full.stats, tokens)
+    return [(full, set(manifest.get("hidden", []))), (delta, set())]
+
+
 def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int, today: dt.date | None = None) -> LoadedIndex:
     if not layout.root.exists():
         raise UnknownKB(f"知识库“{layout.kb}”不存在，请先执行 `kb ingest --kb {layout.kb} <目录>` 建立索引")
@@ -198,4 +348,25 @@ def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int, 
         raise IndexNotReady(f"知识库“{layout.kb}”尚无可用索引，请先执行 `kb ingest --kb {layout.kb}`")
     manifest = read_manifest(layout, vid)
     check_embedder(manifest, embedder, layout.kb)
-    return LoadedIndex(layout, vid, manifest, client, search_ef, today)
+    return load_index(layout, vid, manifest, client, search_ef, today)
+
+
+_index_cache: dict[tuple[str, dt.date | None], LoadedIndex] = {}
+
+
+def load_index(layout: IndexLayout, vid: str, manifest: dict[str, Any], client, search_ef: int,
+               today: dt.date | None = None) -> LoadedIndex:
+    """One LoadedIndex per version and process: the gold check's becomes the service's after the switch."""
+    key = (str(layout.version_dir(vid)), today)
+    index = _index_cache.get(key)
+    if index is None:
+        index = LoadedIndex(layout, vid, manifest, client, search_ef, today)
+        if len(_index_cache) >= 4:
+            _index_cache.pop(next(iter(_index_cache)))
+        _index_cache[key] = index
+    return index
+
+
+def forget_index(layout: IndexLayout, vid: str) -> None:
+    for key in [k for k in _index_cache if k[0] == str(layout.version_dir(vid))]:
+        _index_cache.pop(key, None)

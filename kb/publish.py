@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -28,10 +29,21 @@ import numpy as np
 from kb.embedding import EmbeddingCache, embed_with_cache, get_embedder
 from kb.errors import GuardRefused, IngestFailed
 from kb.gold import broken, evaluate, load_gold
-from kb.index import CHUNKER_VERSION, IndexLayout, VersionWriter, check_embedder, collection_name, read_manifest
+from kb.index import (
+    CHUNKER_VERSION,
+    IndexLayout,
+    VersionWriter,
+    check_embedder,
+    collection_name,
+    forget_index,
+    full_segment,
+    load_index,
+    read_manifest,
+)
 from kb.recordcodec import to_raw
 from kb.records import Chunk
 from kb.schema import PolicyMeta
+from kb.segments import HIDDEN_FILE, STATS_FILE, read_hidden_tokens, segment_cache
 from kb.settings import Settings
 from kb.store import RecordStore
 from kb.synonyms import SynonymTable
@@ -42,6 +54,7 @@ from kb.validate import Document, Validator
 from kb.vectorstore import VectorCollection, chroma_client
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("kb.publish")
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -65,10 +78,16 @@ def validator_for(settings: Settings, kb: str) -> Validator:
     return Validator(kb, taxonomy, keyword_table(taxonomy, synonyms), settings.chunk_chars, settings.chunk_overlap)
 
 
-def known_policies(store: RecordStore, kb: str, exclude: set[str] = frozenset()) -> dict[str, tuple[PolicyMeta, set[str]]]:
-    """The store's active policies with their article numbers, so a batch may cite them."""
+def known_policies(store: RecordStore, kb: str, exclude: set[str] = frozenset(),
+                   only: set[str] | None = None) -> dict[str, tuple[PolicyMeta, set[str]]]:
+    """The store's active policies with their article numbers, so a batch may cite them.
+
+    ``only`` limits the read to the policies a record names (its references, its successor):
+    validating one edit then costs what the edit cites, not what the knowledge base holds.
+    """
     out: dict[str, tuple[PolicyMeta, set[str]]] = {}
-    for state in store.all_active(kb):
+    states = store.all_active(kb) if only is None else store.get_many(kb, sorted(only))
+    for state in states:
         if state.library != "policy" or state.id in exclude:
             continue
         raw = to_raw("policy", state.id, state.content)
@@ -99,14 +118,34 @@ def kb_write_lock(layout: IndexLayout, wait: bool = True) -> Iterator[None]:
         tlock.release()
 
 
+# A delta (changed records beside the live full version) is written while it stays small; past
+# DELTA_HARD it is folded into a new full version at once, past DELTA_SOFT in the background.
+DELTA_SOFT_CHUNKS, DELTA_SOFT_SHARE = 300, 0.02
+DELTA_HARD_CHUNKS, DELTA_HARD_SHARE = 2000, 0.10
+BUILDING = ".building"  # marks a version directory still being written by a compaction
+
+
+@dataclass
+class _DeltaPlan:
+    base_vid: str
+    base_manifest: dict
+    changed: list[str]
+    hidden: set[str]
+    base_docs: dict[str, dict]
+
+
 class Publisher:
-    def __init__(self, settings: Settings, store: RecordStore) -> None:
+    def __init__(self, settings: Settings, store: RecordStore, background: bool = False) -> None:
+        """``background``: fold deltas into a full version on a thread (the service); the CLI folds inline."""
         self.settings = settings
         self.store = store
+        self.background = background
+        self._compacting: set[str] = set()
+        self._compact_lock = threading.Lock()
+        self.after_full_build: Callable[[str], None] | None = None  # runs between a compaction's build and its switch
 
-    def _tokens(self, layout: IndexLayout, previous_vid: str | None, chunks: list[Chunk]) -> list[list[str]]:
-        """BM25 tokens, reused from the live version for unchanged text: jieba is most of a re-index's cost."""
-        known = _read_tokens(layout.version_dir(previous_vid)) if previous_vid else {}
+    def _tokens(self, known: dict[str, list[str]], chunks: list[Chunk]) -> list[list[str]]:
+        """BM25 tokens, reused for unchanged text: jieba is most of a re-index's cost."""
         tokenizer = get_tokenizer(self.settings.corpus_dir, self.settings.data_dir / "cache")
         salt = _dictionary_fingerprint(self.settings.corpus_dir)
         out = []
@@ -121,20 +160,38 @@ class Publisher:
         with kb_write_lock(layout):
             if indexed_generation(self.settings, kb) >= self.store.generation(kb):
                 return None
-            return self._reindex_locked(kb, layout, False, None)
+            result = self._reindex_locked(kb, layout, False, None)
+        self._maybe_compact(kb, result)
+        return result
 
-    def reindex(self, kb: str, rebuild: bool = False, progress: Progress | None = None) -> PublishResult:
+    def reindex(self, kb: str, rebuild: bool = False, progress: Progress | None = None, full: bool = False) -> PublishResult:
+        """Bring the index in step with the store: a small delta when few records changed, else a full version."""
         layout = IndexLayout(self.settings.data_dir, kb)
         with kb_write_lock(layout):
-            return self._reindex_locked(kb, layout, rebuild, progress)
+            result = self._reindex_locked(kb, layout, rebuild, progress, full)
+        self._maybe_compact(kb, result)
+        return result
 
-    def _reindex_locked(self, kb: str, layout: IndexLayout, rebuild: bool, progress: Progress | None) -> PublishResult:
+    def _reindex_locked(self, kb: str, layout: IndexLayout, rebuild: bool, progress: Progress | None,
+                        full: bool = False) -> PublishResult:
         started = time.perf_counter()
-        settings = self.settings
-        embedder = get_embedder(settings)
         previous_vid = layout.current()
+        embedder = get_embedder(self.settings)
         if previous_vid and not rebuild:
             check_embedder(read_manifest(layout, previous_vid), embedder, kb)
+        plan = None if (rebuild or full or previous_vid is None) else self._delta_plan(kb, layout, previous_vid)
+        if plan is not None:
+            result = self._publish_delta(kb, layout, plan, previous_vid, started)
+            if result is not None:
+                return result
+        vid, manifest, warnings, embedded = self._build_full(kb, layout, previous_vid, progress)
+        return self._go_live(kb, layout, vid, manifest, previous_vid, warnings, embedded, started)
+
+    # ---- full versions ---------------------------------------------------------------------------
+    def _build_full(self, kb: str, layout: IndexLayout, previous_vid: str | None, progress: Progress | None,
+                    marker: bool = False) -> tuple[str, dict, list[str], int]:
+        """Write (not activate) a complete version from the store's active records."""
+        settings = self.settings
         generation = self.store.generation(kb)
         states = self.store.all_active(kb)
         outcome = validator_for(settings, kb).run([to_raw(s.library, s.id, s.content) for s in states], strict_refs=False)
@@ -142,74 +199,238 @@ class Publisher:
         documents = outcome.documents
         if not documents:
             raise IngestFailed(f"知识库“{kb}”的记录库中没有可索引的在用记录，原索引保持不变")
-        sources = {s.id: (s.source_path or f"记录 {s.id}") for s in states}
-        for d in documents:
-            for c in d.chunks:
-                c.source = sources.get(d.doc_id, c.source)
-        chunks = [c for d in documents for c in d.chunks]
+        by_id = {s.id: s for s in states}
+        chunks = _with_sources(documents, by_id)
         rows, texts = _vector_rows(chunks)
-        cache = EmbeddingCache(settings.embed_cache_path)
-        try:
-            tick = (lambda n: progress("embed", n, len(texts))) if progress else None
-            vectors, embedded = embed_with_cache(embedder, cache, texts, progress=tick)
-        finally:
-            cache.close()
-        token_lists = self._tokens(layout, previous_vid, chunks)
+        tick = (lambda n: progress("embed", n, len(texts))) if progress else None
+        vectors, embedded = self._embed(texts, tick)
+        known = _known_tokens(layout, previous_vid) if previous_vid else {}
+        token_lists = self._tokens(known, chunks)
         vid = layout.new_version_id()
         client = chroma_client(settings)
         collection = VectorCollection(client, collection_name(kb, vid), settings.hnsw_search_ef)
-        manifest = {
-            "kb": kb,
-            "version": vid,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "embedder": embedder.fingerprint,
-            "chunker_version": CHUNKER_VERSION,
-            "collection": collection.name,
-            "chroma": settings.chroma_url or "embedded",
-            "counts": _counts(chunks),
-            "vectors": len(texts),
-            "store_generation": generation,
-            "documents": {d.doc_id: {"hash": d.content_hash, "library": d.library, "source": sources.get(d.doc_id, "")}
-                          for d in documents},
-        }
+        entries = _doc_entries(documents, by_id)
+        manifest = self._manifest(kb, vid, collection.name, generation, *_totals(entries.values()), len(entries))
         writer = VersionWriter(layout, vid)
         try:
-            writer.write(chunks, rows, vectors, token_lists, manifest, collection)
+            writer.write(chunks, rows, vectors, token_lists, manifest, collection, building=marker)
             _write_tokens(writer.path, chunks, token_lists, _dictionary_fingerprint(settings.corpus_dir))
-            gold = self._gold(kb, layout, vid, manifest, client, previous_vid)
-            if gold is not None:
-                manifest["gold"] = gold
-                (writer.path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
-                                                           encoding="utf-8")
-            _fsync_tree(writer.path)
-            layout.activate(vid)
-            _fsync_dir(layout.root)
+            (writer.path / DOCUMENTS_FILE).write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
         except BaseException as exc:
             writer.discard()
             collection.drop()
+            if isinstance(exc, Exception):
+                raise IngestFailed(f"写入新索引失败（{type(exc).__name__}），原索引保持不变") from exc
+            raise
+        return vid, manifest, warnings, embedded
+
+    def _manifest(self, kb: str, vid: str, collection: str, generation: int, counts: dict[str, int], vectors: int,
+                  n_documents: int, **extra) -> dict:
+        """The version's manifest; a full version's per-document table is in documents.json (it grows with the kb)."""
+        return {
+            "kb": kb,
+            "version": vid,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedder": get_embedder(self.settings).fingerprint,
+            "chunker_version": CHUNKER_VERSION,
+            "collection": collection,
+            "chroma": self.settings.chroma_url or "embedded",
+            **extra,
+            "counts": {lib: counts[lib] for lib in sorted(counts) if counts[lib]},
+            "vectors": vectors,
+            "n_documents": n_documents,
+            "store_generation": generation,
+        }
+
+    def _embed(self, texts: list[str], tick=None) -> tuple[np.ndarray, int]:
+        cache = EmbeddingCache(self.settings.embed_cache_path)
+        try:
+            return embed_with_cache(get_embedder(self.settings), cache, texts, progress=tick)
+        finally:
+            cache.close()
+
+    def _go_live(self, kb: str, layout: IndexLayout, vid: str, manifest: dict, previous_vid: str | None,
+                 warnings: list[str], embedded: int, started: float) -> PublishResult:
+        """Gold check, fsync, switch CURRENT, drop old versions, audit. A refusal or failure keeps the old one."""
+        client = chroma_client(self.settings)
+        path = layout.version_dir(vid)
+        try:
+            gold = self._gold(kb, layout, vid, manifest, client, previous_vid)
+            if gold is not None:
+                manifest["gold"] = gold
+                (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            (path / BUILDING).unlink(missing_ok=True)
+            _fsync_tree(path)
+            layout.activate(vid)
+            _fsync_dir(layout.root)
+        except BaseException as exc:
+            _discard_version(layout, vid, manifest, client, self.settings)
             if isinstance(exc, GuardRefused):
                 raise
             if isinstance(exc, Exception):
                 raise IngestFailed(f"写入新索引失败（{type(exc).__name__}），原索引保持不变") from exc
             raise
-        _remove_stale(layout, client, settings)
-        details = {"version": vid, "generation": generation, "chunks": len(chunks), "embedded": embedded}
+        _remove_stale(layout, client, self.settings)
+        chunks = sum(manifest["counts"].values())
+        details = {"version": vid, "generation": manifest["store_generation"], "chunks": chunks, "embedded": embedded}
+        if manifest.get("base"):
+            details["delta"] = {"base": manifest["base"], "chunks": manifest["delta_chunks"],
+                                "hidden": len(manifest.get("hidden", []))}
         if "gold" in manifest:
             details["gold"] = {k: v for k, v in manifest["gold"].items() if k != "per_query"}
         self.store.audit_event("system", "publish", kb, reason=f"索引版本 {vid}", details=details)
-        return PublishResult(kb, vid, generation, len(chunks), len(texts), embedded, time.perf_counter() - started,
-                             warnings, manifest.get("gold"))
+        return PublishResult(kb, vid, manifest["store_generation"], chunks, int(manifest["vectors"]), embedded,
+                             time.perf_counter() - started, warnings, manifest.get("gold"))
+
+    # ---- deltas ----------------------------------------------------------------------------------
+    def _delta_plan(self, kb: str, layout: IndexLayout, live_vid: str) -> _DeltaPlan | None:
+        """Which records differ from the live full version; None when a delta cannot or should not be written."""
+        live = read_manifest(layout, live_vid)
+        base_vid = live.get("base") or live_vid
+        base = live if base_vid == live_vid else read_manifest(layout, base_vid)
+        docs = base_documents(layout, base_vid)
+        if not (layout.version_dir(base_vid) / STATS_FILE).exists() or not docs or "store_hash" not in next(iter(docs.values())):
+            return None
+        if live.get("chunker_version") != CHUNKER_VERSION or base.get("chunker_version") != CHUNKER_VERSION:
+            return None
+        active = self.store.active_hashes(kb)
+        changed = sorted(rid for rid, digest in active.items() if docs.get(rid, {}).get("store_hash") != digest)
+        hidden = {rid for rid in docs if rid not in active or rid in changed}
+        if len(changed) > max(DELTA_HARD_CHUNKS // 4, DELTA_HARD_SHARE * len(docs)):
+            return None
+        return _DeltaPlan(base_vid, base, changed, hidden, docs)
+
+    def _publish_delta(self, kb: str, layout: IndexLayout, plan: _DeltaPlan, previous_vid: str,
+                       started: float) -> PublishResult | None:
+        settings = self.settings
+        generation = self.store.generation(kb)
+        states = self.store.get_many(kb, plan.changed)
+        outcome = validator_for(settings, kb).run([to_raw(s.library, s.id, s.content) for s in states], strict_refs=False)
+        warnings = [str(r) for r in outcome.rejections]  # broken references were reported when the record was written
+        by_id = {s.id: s for s in states}
+        chunks = _with_sources(outcome.documents, by_id)
+        base_chunks = sum(plan.base_manifest["counts"].values())
+        if len(chunks) > max(DELTA_HARD_CHUNKS, DELTA_HARD_SHARE * base_chunks):
+            return None
+        rows, texts = _vector_rows(chunks)
+        vectors, embedded = self._embed(texts)
+        live = read_manifest(layout, previous_vid)
+        known = _read_tokens(layout.version_dir(previous_vid)) if live.get("base") == plan.base_vid else {}
+        token_lists = self._tokens(known, chunks)
+        hidden_tokens = self._hidden_tokens(layout, plan, live, previous_vid)
+        entries = _doc_entries(outcome.documents, by_id)
+        counts = dict(plan.base_manifest["counts"])
+        vectors_total = int(plan.base_manifest["vectors"])
+        for rid in plan.hidden:
+            gone = plan.base_docs[rid]
+            counts[gone["library"]] = counts.get(gone["library"], 0) - gone["chunks"]
+            vectors_total -= gone["vectors"]
+        own_counts, own_vectors = _totals(entries.values())
+        for lib, n in own_counts.items():
+            counts[lib] = counts.get(lib, 0) + n
+        vid = layout.new_version_id()
+        manifest = self._manifest(kb, vid, plan.base_manifest["collection"], generation, counts, vectors_total + own_vectors,
+                                  len(plan.base_docs) - len(plan.hidden) + len(entries), base=plan.base_vid,
+                                  hidden=sorted(plan.hidden), delta_chunks=len(chunks), documents=entries)
+        writer = VersionWriter(layout, vid)
+        salt = _dictionary_fingerprint(settings.corpus_dir)
+        tokens_text = "".join(_token_line(salt, c, t) for c, t in zip(chunks, token_lists))
+        try:
+            writer.write_delta(chunks, rows, vectors, manifest,
+                               {TOKENS_FILE: tokens_text, HIDDEN_FILE: json.dumps(hidden_tokens, ensure_ascii=False)})
+        except BaseException as exc:
+            writer.discard()
+            if isinstance(exc, Exception):
+                raise IngestFailed(f"写入增量索引失败（{type(exc).__name__}），原索引保持不变") from exc
+            raise
+        return self._go_live(kb, layout, vid, manifest, previous_vid, warnings, embedded, started)
+
+    def _hidden_tokens(self, layout: IndexLayout, plan: _DeltaPlan, live: dict, live_vid: str) -> dict[str, list[list[str]]]:
+        """Tokens of the base chunks the delta hides, reused from the live delta when it has the same base."""
+        known = read_hidden_tokens(layout.version_dir(live_vid)) if live.get("base") == plan.base_vid else {}
+        out = {rid: known[rid] for rid in plan.hidden if rid in known}
+        missing = plan.hidden - set(out)
+        if missing:
+            base = full_segment(layout, plan.base_vid, chroma_client(self.settings), self.settings.hnsw_search_ef,
+                                plan.base_manifest)
+            tokenizer = get_tokenizer(self.settings.corpus_dir, self.settings.data_dir / "cache")
+            for c in base.chunks:
+                if c.doc_id in missing:
+                    out.setdefault(c.doc_id, []).append(tokenizer.tokens(c.bm25_text))
+        return dict(sorted(out.items()))
+
+    # ---- compaction ------------------------------------------------------------------------------
+    def _maybe_compact(self, kb: str, result: PublishResult) -> None:
+        if not self.background:
+            return
+        layout = IndexLayout(self.settings.data_dir, kb)
+        try:
+            manifest = read_manifest(layout, result.version)
+        except (OSError, ValueError):
+            return
+        if not manifest.get("base"):
+            return
+        if manifest["delta_chunks"] <= max(DELTA_SOFT_CHUNKS, DELTA_SOFT_SHARE * sum(manifest["counts"].values())):
+            return
+        threading.Thread(target=self.compact, args=(kb,), name=f"compact-{kb}", daemon=True).start()
+
+    def compact(self, kb: str) -> PublishResult | None:
+        """Fold the live delta into a new full version without blocking writers meanwhile.
+
+        The full version is built outside the write lock (at 100k chunks that takes minutes);
+        under the lock it goes live, or, when writes landed in the meantime, a delta on top
+        of it does. Returns None when another compaction of this kb is already running.
+        """
+        with self._compact_lock:
+            if kb in self._compacting:
+                return None
+            self._compacting.add(kb)
+        try:
+            started = time.perf_counter()
+            layout = IndexLayout(self.settings.data_dir, kb)
+            live_vid = layout.current()
+            if live_vid is None or not read_manifest(layout, live_vid).get("base"):
+                return None
+            vid, manifest, warnings, embedded = self._build_full(kb, layout, live_vid, None, marker=True)
+            if self.after_full_build is not None:
+                self.after_full_build(kb)
+            try:
+                with kb_write_lock(layout):
+                    previous = layout.current()
+                    plan = self._delta_plan(kb, layout, vid)
+                    if plan is None:  # the store moved on too far meanwhile: fold everything now
+                        _discard_version(layout, vid, manifest, chroma_client(self.settings), self.settings)
+                        return self._reindex_locked(kb, layout, False, None, full=True)
+                    if not plan.changed and not plan.hidden:
+                        return self._go_live(kb, layout, vid, manifest, previous, warnings, embedded, started)
+                    # writes landed while the full version was built: it goes live only as the base of a delta
+                    (layout.version_dir(vid) / BUILDING).unlink(missing_ok=True)
+                    _fsync_tree(layout.version_dir(vid))
+                    result = self._publish_delta(kb, layout, plan, previous, started)
+                    if result is None:
+                        _discard_version(layout, vid, manifest, chroma_client(self.settings), self.settings)
+                        return self._reindex_locked(kb, layout, False, None, full=True)
+            except BaseException:
+                if layout.current() != vid and not _is_base_of_live(layout, vid):
+                    _discard_version(layout, vid, manifest, chroma_client(self.settings), self.settings)
+                raise
+            return result
+        except Exception:  # noqa: BLE001 - a failed compaction leaves the delta live; the next one retries
+            log.exception("compaction of %s failed", kb)
+            return None
+        finally:
+            with self._compact_lock:
+                self._compacting.discard(kb)
 
     def _gold(self, kb: str, layout: IndexLayout, vid: str, manifest: dict, client, previous_vid: str | None) -> dict | None:
         """Measure the new version on the kb's gold set before it goes live; refuse it when the guard says so."""
         items = load_gold(self.settings.corpus_dir / kb / "gold.jsonl")
         if not items:
             return None
-        from kb.index import LoadedIndex
         from kb.search import Searcher
 
         settings = self.settings
-        index = LoadedIndex(layout, vid, manifest, client, settings.hnsw_search_ef, settings.today)
+        index = load_index(layout, vid, manifest, client, settings.hnsw_search_ef, settings.today)
         tokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
         searcher = Searcher(index, get_embedder(settings), tokenizer, SynonymTable.load(settings.corpus_dir / "synonyms.tsv"),
                             cached_taxonomy(settings.taxonomy_path), settings)
@@ -248,7 +469,11 @@ def _dictionary_fingerprint(corpus_dir: Path) -> str:
 def _write_tokens(path: Path, chunks: list[Chunk], token_lists: list[list[str]], salt: str) -> None:
     with open(path / TOKENS_FILE, "w", encoding="utf-8") as fh:
         for chunk, toks in zip(chunks, token_lists):
-            fh.write(json.dumps([_text_key(salt + chunk.bm25_text), toks], ensure_ascii=False) + "\n")
+            fh.write(_token_line(salt, chunk, toks))
+
+
+def _token_line(salt: str, chunk: Chunk, toks: list[str]) -> str:
+    return json.dumps([_text_key(salt + chunk.bm25_text), toks], ensure_ascii=False) + "\n"
 
 
 def _read_tokens(path: Path) -> dict[str, list[str]]:
@@ -280,11 +505,67 @@ def _vector_rows(chunks: list[Chunk]) -> tuple[np.ndarray, list[str]]:
     return np.asarray(rows, dtype=np.int32), texts
 
 
-def _counts(chunks: list[Chunk]) -> dict[str, int]:
+def _with_sources(documents: list[Document], states: dict) -> list[Chunk]:
+    """The documents' chunks, each citing where its record came from (file, or 记录 <id> for an edit)."""
+    chunks = []
+    for d in documents:
+        state = states.get(d.doc_id)
+        source = (state.source_path if state is not None else "") or f"记录 {d.doc_id}"
+        for c in d.chunks:
+            c.source = source
+            chunks.append(c)
+    return chunks
+
+
+def _doc_entries(documents: list[Document], states: dict) -> dict[str, dict]:
+    """Per document in a manifest: what a later delta compares (the store's hash) and what it must subtract."""
+    out = {}
+    for d in documents:
+        state = states.get(d.doc_id)
+        out[d.doc_id] = {"hash": d.content_hash, "store_hash": state.content_hash if state is not None else "",
+                         "library": d.library, "source": d.chunks[0].source if d.chunks else "",
+                         "chunks": len(d.chunks), "vectors": sum(len(dict.fromkeys(c.embed_texts)) for c in d.chunks)}
+    return out
+
+
+def _totals(entries) -> tuple[dict[str, int], int]:
     counts: dict[str, int] = {}
-    for c in chunks:
-        counts[c.library] = counts.get(c.library, 0) + 1
-    return counts
+    vectors = 0
+    for d in entries:
+        counts[d["library"]] = counts.get(d["library"], 0) + d["chunks"]
+        vectors += d["vectors"]
+    return counts, vectors
+
+
+DOCUMENTS_FILE = "documents.json"
+_documents_cache: dict[str, dict[str, dict]] = {}
+
+
+def base_documents(layout: IndexLayout, vid: str) -> dict[str, dict]:
+    """A full version's per-document table (store hash, library, chunk and vector counts), read once per process."""
+    path = layout.version_dir(vid) / DOCUMENTS_FILE
+    key = str(path)
+    if key not in _documents_cache:
+        try:
+            docs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            docs = read_manifest(layout, vid).get("documents", {})  # versions written before documents.json
+        if len(_documents_cache) > 8:
+            _documents_cache.clear()
+        _documents_cache[key] = docs
+    return _documents_cache[key]
+
+
+def _known_tokens(layout: IndexLayout, vid: str) -> dict[str, list[str]]:
+    """Tokens of a version's chunks, and of its base's when it is a delta."""
+    known = _read_tokens(layout.version_dir(vid))
+    try:
+        base = read_manifest(layout, vid).get("base")
+    except (OSError, ValueError):
+        base = None
+    if base:
+        known = {**_read_tokens(layout.version_dir(base)), **known}
+    return known
 
 
 def _fsync_tree(path: Path) -> None:
@@ -305,11 +586,45 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _remove_stale(layout: IndexLayout, client, settings: Settings) -> None:
-    for vid in layout.stale_versions():
+def _bases_in_use(layout: IndexLayout, keep: set[str]) -> set[str]:
+    out = set()
+    for vid in keep:
+        try:
+            base = read_manifest(layout, vid).get("base")
+        except (OSError, ValueError):
+            continue
+        if base:
+            out.add(base)
+    return out
+
+
+def _is_base_of_live(layout: IndexLayout, vid: str) -> bool:
+    live = layout.current()
+    return bool(live) and vid in _bases_in_use(layout, {live})
+
+
+def _discard_version(layout: IndexLayout, vid: str, manifest: dict, client, settings: Settings) -> None:
+    """Remove a version that never went live; a delta shares its base's collection, which stays."""
+    if not manifest.get("base"):
         VectorCollection(client, collection_name(layout.kb, vid), settings.hnsw_search_ef).drop()
-        shutil.rmtree(layout.version_dir(vid), ignore_errors=True)
+    segment_cache.forget(str(layout.version_dir(vid)))
+    forget_index(layout, vid)
+    shutil.rmtree(layout.version_dir(vid), ignore_errors=True)
 
 
-def documents_of(outcome_documents: list[Document]) -> dict[str, Document]:
-    return {d.doc_id: d for d in outcome_documents}
+def _remove_stale(layout: IndexLayout, client, settings: Settings) -> None:
+    """Drop versions beyond the newest few, except the live one, the bases they use and builds in progress."""
+    stale = layout.stale_versions()
+    if not stale:
+        return
+    keep = {p.name for p in layout.versions.iterdir() if p.is_dir()} - set(stale)
+    protected = _bases_in_use(layout, keep)
+    for vid in stale:
+        path = layout.version_dir(vid)
+        if vid in protected or (path / BUILDING).exists() and time.time() - (path / BUILDING).stat().st_mtime < 6 * 3600:
+            continue
+        try:
+            manifest = read_manifest(layout, vid)
+        except (OSError, ValueError):
+            manifest = {}
+        _discard_version(layout, vid, manifest, client, settings)

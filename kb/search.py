@@ -3,9 +3,8 @@
 The order of work matters for latency: one query embedding (~15 ms) is the floor,
 so everything else is array work over precomputed masks. Filters are applied to
 both candidate lists in Python rather than as Chroma ``where`` clauses (a
-``where`` on a large collection costs tens of milliseconds); when a filter is so
-selective that the approximate neighbours may miss the allowed chunks, the dense
-side is computed exactly over the allowed rows instead.
+``where`` on a large collection costs tens of milliseconds); ``LoadedIndex.dense``
+switches to exact search when a filter is too selective for approximate neighbours.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from kb.textnorm import normalize
 from kb.tokenize import ChineseTokenizer
 
 Mode = Literal["hybrid", "dense", "bm25"]
-EXACT_DENSE_BELOW = 0.25  # fraction of chunks allowed by the filters
 
 
 @dataclass
@@ -45,6 +43,7 @@ class SearchRequest:
     mode: Mode = "hybrid"
     use_synonyms: bool | None = None
     dedupe: bool = True
+    snippets: bool = True  # off for measurements (the gold check) that read only the ranking
 
 
 @dataclass
@@ -169,7 +168,7 @@ class Searcher:
             if len(hits) >= req.top_k * 3:
                 break
         hits = diversify(hits, req.top_k, self.settings.library_cap if not req.libraries else 1.0)
-        for hit in hits:
+        for hit in hits if req.snippets else []:
             hit.snippet = make_snippet(hit.chunk.text, tokens)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, hits, took, expansions, tokens, qv)
@@ -183,24 +182,10 @@ class Searcher:
         return rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=s.rrf_k, weights=[s.dense_weight, s.bm25_weight])
 
     def _dense(self, qv: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[int, float]]:
-        idx = self.index
-        allowed_rows = mask[idx.rows]
-        if allowed_rows.mean() < EXACT_DENSE_BELOW:
-            rows = np.flatnonzero(allowed_rows)
-            sims = np.asarray(idx.vectors[rows]) @ qv
-            order = np.argsort(-sims)[: n * 3]
-            pairs = [(int(rows[o]), float(sims[o])) for o in order]
-        else:
-            pairs = idx.collection.query(qv, n * 3)
-        best: dict[int, float] = {}
-        for row, sim in pairs:
-            chunk_i = int(idx.rows[row])
-            if mask[chunk_i] and sim > best.get(chunk_i, -2.0):
-                best[chunk_i] = sim
-        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return self.index.dense(qv, mask, n)
 
     def _bm25(self, tokens: list[str], mask: np.ndarray, n: int) -> list[tuple[int, float]]:
-        scores = np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
+        scores = self.index.bm25_scores(tokens)
         scores = np.where(mask, scores, 0.0)
         positive = int((scores > 0).sum())
         if positive == 0:

@@ -275,6 +275,25 @@ class RecordStore:
         with self.engine.connect() as c:
             return [_state(r) for r in c.execute(query).mappings()]
 
+    def active_hashes(self, kb: str) -> dict[str, str]:
+        """id → content hash of every active record, without reading contents: what a delta re-index compares."""
+        query = select(records.c.id, records.c.content_hash).where(records.c.kb == kb, records.c.status != RETIRED)
+        with self.engine.connect() as c:
+            return {r[0]: r[1] for r in c.execute(query)}
+
+    def get_many(self, kb: str, ids: list[str]) -> list[RecordState]:
+        """Current states of the given active records, in id order (missing or retired ids are skipped)."""
+        out: list[RecordState] = []
+        with self.engine.connect() as c:
+            for start in range(0, len(ids), 500):
+                query = (select(records, revisions.c.content)
+                         .join(revisions, (revisions.c.kb == records.c.kb) & (revisions.c.record_id == records.c.id)
+                               & (revisions.c.revision == records.c.revision))
+                         .where(records.c.kb == kb, records.c.status != RETIRED,
+                                records.c.id.in_(ids[start:start + 500])))
+                out.extend(_state(r) for r in c.execute(query).mappings())
+        return sorted(out, key=lambda s: s.id)
+
     def list(self, kb: str, library: str | None = None, q: str | None = None, status: str | None = None,
              updated_by: str | None = None, page: int = 1, page_size: int = 50) -> tuple[int, list[RecordState]]:
         query = select(records).where(records.c.kb == kb)

@@ -115,17 +115,21 @@ def test_nothing_valid_keeps_previous_index(mini_settings, mini_corpus, tmp_path
     assert IndexLayout(mini_settings.data_dir, "mini").current() == before
 
 
-def test_failure_while_writing_leaves_previous_index_live(mini_settings, mini_corpus, monkeypatch):
+@pytest.mark.parametrize("method", ["write", "write_delta"])  # a full version, and the delta a small change writes
+def test_failure_while_writing_leaves_previous_index_live(mini_settings, mini_corpus, monkeypatch, method):
     run_ingest(mini_settings, "mini", [mini_corpus])
     layout = IndexLayout(mini_settings.data_dir, "mini")
     live = layout.current()
-    original = VersionWriter.write
+    original = getattr(VersionWriter, method)
 
     def write_then_crash(self, *args, **kwargs):
         original(self, *args, **kwargs)
         raise OSError("disk full")
 
-    monkeypatch.setattr(VersionWriter, "write", write_then_crash)
+    monkeypatch.setattr(VersionWriter, method, write_then_crash)
+    if method == "write":
+        monkeypatch.setattr("kb.publish.DELTA_HARD_CHUNKS", 0)
+        monkeypatch.setattr("kb.publish.DELTA_HARD_SHARE", 0.0)
     contacts = mini_corpus / "contacts.csv"
     contacts.write_text(contacts.read_text(encoding="utf-8").replace("010-0300-0003", "010-0300-0099"), encoding="utf-8")
     with pytest.raises(IngestFailed, match="原索引保持不变"):
@@ -134,7 +138,7 @@ def test_failure_while_writing_leaves_previous_index_live(mini_settings, mini_co
     assert sorted(p.name for p in layout.versions.iterdir()) == [live]
     hits = KnowledgeService(mini_settings).search("mini", SearchRequest("东四街道高龄津贴找谁", libraries=["contact"])).hits
     assert hits[0].chunk.id == "t-con-0003" and "010-0300-0003" in hits[0].chunk.text
-    monkeypatch.setattr(VersionWriter, "write", original)
+    monkeypatch.setattr(VersionWriter, method, original)
     # The store took the write; the next run sees the index is behind the store and catches up.
     caught_up = run_ingest(mini_settings, "mini", [mini_corpus])
     assert (caught_up.updated, caught_up.unchanged) == (0, 8) and caught_up.version != live

@@ -52,7 +52,7 @@ def _healthz(ready) -> dict[str, Any]:
             "created": m.get("created"),
             "chunks": index.size,
             "vectors": m.get("vectors"),
-            "documents": len(m.get("documents", {})),
+            "documents": m.get("n_documents", len(m.get("documents", {}))),
             "counts": m.get("counts", {}),
             "embedder": m.get("embedder"),
             "chunker_version": m.get("chunker_version"),

@@ -154,8 +154,7 @@ class ReplyComposer:
         forecast = bool(_FORECAST_OR_LIVE.search(question))
         out = []
         for answer in answers:
-            rows = np.flatnonzero(index.rows == index.position[answer.id])
-            cosine = float((np.asarray(index.vectors[rows]) @ qv).max())
+            cosine = float((index.chunk_vectors(index.position[answer.id]) @ qv).max())
             a_tokens = self._answer_tokens(answer)
             coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
             type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
