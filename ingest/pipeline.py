@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders import discover, load_file
+from kb.editing import revert_write
 from kb.embedding import get_embedder
-from kb.errors import IngestFailed
+from kb.errors import GuardRefused, IngestFailed
 from kb.index import IndexLayout, check_embedder, read_manifest
 from kb.problems import LoadError, Rejection, write_report
 from kb.publish import Publisher, indexed_generation, known_policies, validator_for
@@ -114,8 +115,10 @@ def run_ingest(
         failure = IngestFailed(f"没有可导入的有效记录（{summary.rejected} 条被拒绝），原索引保持不变；详见 {summary.report_path}")
         failure.summary = summary  # type: ignore[attr-defined] - the upload route reports the rejections
         raise failure
+    touched: set[str] = set()
     for changes, root in batches:
         outcome = store.upsert_from_source(kb, changes, actor)
+        touched.update(outcome.added + outcome.updated + outcome.conflicts)
         summary.added += len(outcome.added)
         summary.updated += len(outcome.updated) + len(outcome.conflicts)
         summary.unchanged += len(outcome.unchanged) + len(outcome.kept_edits)
@@ -127,13 +130,19 @@ def run_ingest(
             if gone and confirm is not None and confirm(gone):
                 store.retire_missing(kb, root, present, actor, dry_run=False)
                 summary.retired += gone
+                touched.update(gone)
             else:
                 summary.pending_retire += gone
     summary.deleted = len(summary.retired)
     for cid in summary.conflicts:
         summary.warnings.append(f"记录 {cid} 的文件与界面修改都有变化：已以文件内容为新版本，界面修改保留在历史中")
     if rebuild or indexed_generation(settings, kb) != store.generation(kb):
-        result = Publisher(settings, store).reindex(kb, rebuild=rebuild, progress=progress)
+        try:
+            result = Publisher(settings, store).reindex(kb, rebuild=rebuild, progress=progress)
+        except GuardRefused:
+            for rid in sorted(touched):  # the store must match what stays live
+                revert_write(store, kb, store.get(kb, rid))
+            raise
         summary.version, summary.chunks, summary.vectors, summary.embedded = (
             result.version, result.chunks, result.vectors, result.embedded)
         summary.warnings += result.warnings

@@ -108,11 +108,18 @@ class RecordEditor:
         return WriteResult(state, True, result.version)
 
     def _revert(self, kb: str, state: RecordState) -> None:
-        """Undo a write the gold guard refused, as a new revision, so the store matches what is live."""
-        if state.revision == 1:
-            self.store.retire(kb, state.id, "guard", "自测问题 Recall@5 下降超过上限，自动撤回新建")
-            return
-        previous = self.store.revision(kb, state.id, state.revision - 1)
-        change = Change(state.library, state.id, previous["content"], record_title(state.library, previous["content"]),
-                        "自测问题 Recall@5 下降超过上限，自动撤回")
-        self.store.update(kb, change, "guard", state.revision, action="guard_revert", status=previous["status"])
+        revert_write(self.store, kb, state)
+
+
+GUARD_REASON = "自测问题 Recall@5 下降超过上限，自动撤回"
+
+
+def revert_write(store: RecordStore, kb: str, state: RecordState) -> None:
+    """Undo a write the gold guard refused, as a new revision, so the store matches what is live."""
+    if state.revision == 1:
+        store.retire(kb, state.id, "guard", GUARD_REASON + "新建")
+        return
+    previous = store.revision(kb, state.id, state.revision - 1)
+    change = Change(state.library, state.id, previous["content"], record_title(state.library, previous["content"]),
+                    GUARD_REASON)
+    store.update(kb, change, "guard", state.revision, action="guard_revert", status=previous["status"])

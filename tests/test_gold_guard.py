@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from ingest.pipeline import run_ingest
+from kb.errors import GuardRefused
 from kb.settings import PROJECT_ROOT
 from tests.conftest import api_client
 
@@ -52,3 +53,20 @@ def test_publish_records_gold_figures_and_the_guard_refuses_a_breaking_edit(guar
     harmless = {**current["record"], "answer": current["record"]["answer"] + "如有疑问可拨打12345。"}
     r = client.put("/v1/kbs/mini/records/t-ans-allowance-002", json={"record": harmless}, headers={"If-Match": "3"})
     assert r.status_code == 200 and r.json()["indexed"] is True
+
+
+def test_the_guard_refuses_an_ingest_and_puts_the_store_back(guarded, mini_corpus):
+    settings, client = guarded
+    answers = mini_corpus / "answers" / "elderly.yaml"
+    text = answers.read_text(encoding="utf-8")
+    answers.write_text(text.replace("高龄津贴去哪里申请？", "殡葬补贴标准是多少？").replace("高龄补贴在哪办", "丧葬费给多少")
+                       .replace("老人补贴找谁申请", "火化补贴多少钱"), encoding="utf-8")
+    with pytest.raises(GuardRefused, match="已拒绝发布，原索引保持不变"):
+        run_ingest(settings, "mini", [mini_corpus])
+    after = client.get("/v1/kbs/mini/records/t-ans-allowance-002").json()
+    assert (after["revision"], after["record"]["question"]) == (3, "高龄津贴去哪里申请？")
+    hist = client.get("/v1/kbs/mini/records/t-ans-allowance-002/history").json()["revisions"]
+    assert [(h["action"], h["author"]) for h in hist] == [("create", "ingest"), ("ingest", "ingest"),
+                                                          ("guard_revert", "guard")]
+    hits = client.post("/v1/search", json={"query": "高龄津贴去哪里申请", "kb": "mini", "libraries": ["answer"]}).json()
+    assert hits["results"][0]["id"] == "t-ans-allowance-002"
