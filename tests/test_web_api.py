@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date
 
 import pytest
 from sqlalchemy import create_engine
 
+from api.downloads import exports_dir, reports_dir
 from kb.assist import CallState, Utterance, clean_spoken, parse_utterance, questions_in
 from kb.changes import recent_changes
 from kb.errors import InvalidQuery
@@ -196,3 +199,71 @@ def test_pages_are_served(client):
     assert r.status_code == 200 and "坐席助手" in r.text and "/static/console.js" in r.text
     assert "工单分类" in client.get("/tickets").text
     assert client.get("/static/api.js").status_code == 200
+
+
+# ---- downloads expire (KB_EXPORT_TTL_HOURS) -----------------------------------------------------
+
+def _age(path, hours: float) -> None:
+    """Make ``path`` look written ``hours`` ago: expiry goes by modification time, so no test sleeps."""
+    when = time.time() - hours * 3600
+    os.utime(path, (when, when))
+
+
+EXPIRED = "下载链接已过期（生成的文件只保留 24 小时），请重新上传生成"
+
+
+@pytest.mark.slow
+def test_classified_file_link_expires_and_new_exports_sweep_old_ones(client, sample_settings):
+    folder = exports_dir(sample_settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    stale, recent = folder / f"{'0' * 32}.xlsx", folder / f"{'1' * 32}.xlsx"
+    for path, hours in ((stale, 25), (recent, 23)):
+        path.write_bytes(b"old")
+        _age(path, hours)
+    csv = "工单编号,工单内容\nT1,反映低保金本月没到账\n".encode()
+    r = client.post("/v1/classify/file", files={"file": ("工单.csv", csv, "text/csv")}, data={"kb": "minzheng"})
+    assert r.status_code == 200, r.text
+    assert (stale.exists(), recent.exists()) == (False, True)
+    link = r.json()["download"]
+    assert client.get(link).status_code == 200
+    result = folder / f"{link.rsplit('/', 1)[1]}.xlsx"
+    _age(result, 24.01)
+    r = client.get(link)
+    assert (r.status_code, r.json()["detail"]) == (410, EXPIRED)
+    assert not result.exists()
+    r = client.get(link)
+    assert (r.status_code, r.json()["detail"]) == (404, "分类结果文件不存在或已过期，请重新上传")
+
+
+@pytest.mark.slow
+def test_report_link_expires(client, sample_settings):
+    folder = reports_dir(sample_settings) / "20260101000000-abcdef12"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text("{}", encoding="utf-8")
+    assert client.get("/v1/reports/20260101000000-abcdef12/report.json").status_code == 200
+    _age(folder, 30)
+    r = client.get("/v1/reports/20260101000000-abcdef12/report.json")
+    assert (r.status_code, r.json()["detail"]) == (410, EXPIRED)
+    r = client.get("/v1/reports/20260101000000-abcdef12/report.json")
+    assert (r.status_code, r.json()["detail"]) == \
+           (404, "报告文件不存在或已过期：20260101000000-abcdef12/report.json，请重新生成")
+
+
+def test_start_up_removes_expired_downloads(mini_settings):
+    settings = mini_settings.model_copy(update={"export_ttl_hours": 2.0, "store_sync_seconds": 0.0})
+    old_file, new_file = exports_dir(settings) / "a.xlsx", exports_dir(settings) / "b.xlsx"
+    old_report = reports_dir(settings) / "20260101000000-00000000"
+    old_report.mkdir(parents=True)
+    exports_dir(settings).mkdir()
+    (old_report / "report.json").write_text("{}", encoding="utf-8")
+    for path in (old_file, new_file):
+        path.write_bytes(b"x")
+    _age(old_file, 2.5)
+    _age(new_file, 1.5)
+    _age(old_report, 3)
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)):
+        assert (old_file.exists(), new_file.exists(), old_report.exists()) == (False, True, False)
