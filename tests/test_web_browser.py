@@ -136,6 +136,26 @@ def test_question_gives_reply_clause_and_contact_then_district_changes_contact(p
     assert page.locator("#clauses li").count() == 0
 
 
+def test_picking_a_district_asks_the_reply_again_with_that_districts_office(page, server):
+    _open(page, server[0] + "/")
+    _ask(page, QUESTION)
+    assert "您可以联系：北京市民政局养老服务处，电话010-0753-5294" in page.inner_text("#reply-text")
+    before = page.evaluate("document.body.dataset.painted")
+    page.select_option("#district", "海淀区")
+    page.wait_for_function(f"document.body.dataset.painted !== '{before}'", timeout=20000)
+    reply = page.inner_text("#reply-text")
+    assert "您可以联系：海淀区民政局养老服务科，电话010-0161-4077，地址：海淀区长春桥路17号" in reply
+    assert "010-0753-5294" not in reply
+    assert page.inner_text('#contacts li[data-id="mz-con-0077"] .phone') == "010-0161-4077"
+    assert page.inner_text("#place") == "海淀区"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-district-reply.png"))
+    before = page.evaluate("document.body.dataset.painted")
+    page.select_option("#district", "西城区")
+    page.wait_for_function(f"document.body.dataset.painted !== '{before}'", timeout=20000)
+    assert "您可以联系：西城区民政局养老服务科，电话010-0510-5408" in page.inner_text("#reply-text")
+
+
 def test_changes_strip_shows_an_edited_phone_first(page, server, sample_settings):
     import httpx
 

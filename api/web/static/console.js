@@ -245,8 +245,10 @@ $("q").addEventListener("input", (ev) => {
   const at = performance.now();
   S.timer = setTimeout(() => run($("q").value, at), 250);
 });
-$("district").addEventListener("change", () => { fillStreets($("district").value); loadContacts(S.topics); });
-$("street").addEventListener("change", () => loadContacts(S.topics));
+// A new district or street changes which office the reply names: ask the reply again, not only the contacts.
+function placeChanged() { if (S.question) run(S.question, 0); else loadContacts(S.topics).catch((e) => status(e.message)); }
+$("district").addEventListener("change", () => { fillStreets($("district").value); placeChanged(); });
+$("street").addEventListener("change", placeChanged);
 $("newcall").addEventListener("click", clearCall);
 $("copy").addEventListener("click", copyReply);
 $("follow").addEventListener("click", async () => {
