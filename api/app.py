@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
 from api.console import install_console, install_feedback_store, start_console
+from api.downloads import sweep
 from api.errors import install_error_handlers
 from api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from api.readiness import Readiness
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         ready = Readiness(settings)
         app.state.settings = settings
         app.state.readiness = ready
+        sweep(settings)  # downloads that expired while the service was down
         app.state.store = open_store(settings)
         app.state.keys = KeyStore(app.state.store)
         app.state.editor = RecordEditor(settings, app.state.store, Publisher(settings, app.state.store, background=True),

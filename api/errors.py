@@ -11,6 +11,7 @@ from kb.errors import (
     Conflict,
     EmbedderMismatch,
     Forbidden,
+    Gone,
     IndexNotReady,
     IngestFailed,
     InvalidQuery,
@@ -40,6 +41,7 @@ STATUS: dict[type[KBError], int] = {
     PreconditionRequired: 428,
     NotAuthenticated: 401,
     Forbidden: 403,
+    Gone: 410,
 }
 
 _FIELD_REASONS = {

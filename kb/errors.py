@@ -78,3 +78,7 @@ class GuardRefused(Conflict):
 
 class NotFound(KBError):
     """A requested item (a generated report file) that does not exist (HTTP 404)."""
+
+
+class Gone(KBError):
+    """A download whose link has expired (HTTP 410): the file was removed after KB_EXPORT_TTL_HOURS."""

@@ -331,6 +331,25 @@ class RecordStore:
             raise RecordNotFound(f"记录“{_short(record_id)}”没有第 {revision} 版")
         return dict(row)
 
+    def recent_revisions(self, kb: str, since: str) -> list[dict[str, Any]]:
+        """Each record's latest revision written at or after ``since`` (UTC ISO time), newest first,
+        with the content of the revision before it, so a caller can say in words what changed."""
+        prev = revisions.alias("prev")
+        query = (select(revisions, records.c.library, records.c.title, prev.c.content.label("prev_content"))
+                 .join(records, (records.c.kb == revisions.c.kb) & (records.c.id == revisions.c.record_id))
+                 .outerjoin(prev, (prev.c.kb == revisions.c.kb) & (prev.c.record_id == revisions.c.record_id)
+                            & (prev.c.revision == revisions.c.revision - 1))
+                 .where(revisions.c.kb == kb, revisions.c.time >= since)
+                 .order_by(revisions.c.time.desc(), revisions.c.revision.desc()))
+        seen: set[str] = set()
+        out = []
+        with self.engine.connect() as c:
+            for row in c.execute(query).mappings():
+                if row["record_id"] not in seen:
+                    seen.add(row["record_id"])
+                    out.append(dict(row))
+        return out
+
     def generation(self, kb: str) -> int:
         """Highest audit sequence number that touched this kb's records: what an index must reflect."""
         with self.engine.connect() as c:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
+import os
+import time
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, update
 
+from api.downloads import exports_dir, reports_dir
 from kb.assist import CallState, Utterance, clean_spoken, parse_utterance, questions_in
-from kb.changes import recent_changes
+from kb.changes import describe_field, recent_changes
 from kb.errors import InvalidQuery
 from kb.interactions import InteractionStore
-from kb.records import Chunk
-from tests.conftest import api_client
+from kb.lifecycle import beijing_today
+from kb.store import Change as StoreChange
+from kb.store import RecordStore, make_engine, revisions
+from tests.conftest import api_client, key_for
 
 UNKNOWN_KB = "知识库“nosuch”不存在，请先执行 `kb ingest --kb nosuch <目录>` 建立索引"
 
@@ -66,24 +71,51 @@ def test_spoken_text_cleaning_and_questions():
     assert Utterance("caller", "a", 1.0, True) == parse_utterance(_utt("a", t=1))
 
 
-def _chunk(id_: str, library: str, **kw) -> Chunk:
-    return Chunk(id=id_, doc_id=id_.split("#")[0], kb="t", library=library, title=id_, text="", embed_texts=[],
-                 bm25_text="", **kw)
+def _contact(phone: str) -> dict:
+    return {"id": "con-1", "unit": "东四街道社会保障事务所", "level": "街乡镇", "district": "东城区", "street": "东四街道",
+            "phone": phone, "topics": ["dibao"]}
 
 
-def test_recent_changes_from_answer_and_policy_dates():
-    chunks = [
-        _chunk("ans-new", "answer", extra={"updated": "2026-11-28"}),
-        _chunk("ans-old", "answer", extra={"updated": "2026-10-01"}),
-        _chunk("pol-a#第一条", "policy", effective="2026-11-25", doc_no="京民〔2026〕1号"),
-        _chunk("pol-a#第二条", "policy", effective="2026-11-25"),
-        _chunk("pol-future#第一条", "policy", effective="2026-12-05"),
-        _chunk("pol-gone#第一条", "policy", effective="2026-11-26", status="已废止", extra={"successor": "pol-a"}),
-        _chunk("con-1", "contact"),
+def _backdate(store: RecordStore, record_id: str, days: int) -> None:
+    """Move a record's revisions ``days`` into the past (the store stamps writes with the real clock)."""
+    when = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with store.transaction() as conn:
+        conn.execute(update(revisions).where(revisions.c.record_id == record_id).values(time=when))
+
+
+def test_recent_changes_from_the_store_revisions(tmp_path):
+    store = RecordStore(make_engine(f"sqlite:///{tmp_path}/store.sqlite"))
+    today = beijing_today()
+    store.create("t", StoreChange("contact", "con-old", _contact("010-1111-0000"), "很久以前的记录"), "ingest")
+    _backdate(store, "con-old", 10)  # outside a 7-day window
+    store.create("t", StoreChange("contact", "con-1", _contact("010-0697-2601"), "东四街道社会保障事务所"), "ingest")
+    store.update("t", StoreChange("contact", "con-1", _contact("010-0697-2999"), "东四街道社会保障事务所", "换号"),
+                 "张三", 1)
+    answer = {"id": "ans-1", "question": "低保标准多少", "variants": ["a", "b"], "topics": ["dibao"],
+              "answer": "本市城乡低保标准为每人每月1395元，由街道（乡镇）受理申请并入户调查核实。"}
+    store.create("t", StoreChange("answer", "ans-1", answer, "低保标准多少"), "ingest")
+    store.update("t", StoreChange("answer", "ans-1", {**answer, "answer": answer["answer"].replace("1395元", "1450元")},
+                                  "低保标准多少"), "李四", 1)
+    effective = (today - dt.timedelta(days=3)).isoformat()
+    policy = {"id": "pol-1", "title": "低保办法", "doc_no": "京民〔2026〕1号", "effective": effective, "status": "有效"}
+    store.create("t", StoreChange("policy", "pol-1", policy, "低保办法"), "ingest")
+    _backdate(store, "pol-1", 30)  # written long ago, but came into force inside the window
+    gone = {**policy, "id": "pol-2", "title": "旧办法", "effective": "2020-01-01"}
+    store.create("t", StoreChange("policy", "pol-2", gone, "旧办法"), "ingest")
+    store.update("t", StoreChange("policy", "pol-2", {**gone, "status": "已废止", "successor": "pol-1"}, "旧办法"), "王五", 1)
+    store.create("t", StoreChange("contact", "con-2", {**_contact("010-0697-3000"), "id": "con-2"}, "新开的窗口"), "ingest")
+    store.retire("t", "con-1", "赵六", "机构撤并")
+
+    got = [(c.id, c.kind, c.change, c.by) for c in recent_changes(store, "t", dt.datetime.now(dt.UTC), today, 7)]
+    assert got == [
+        ("con-1", "停用", "停用（机构撤并）", "赵六"),
+        ("con-2", "新增", "新增", "ingest"),
+        ("pol-2", "修改", "状态 有效 → 已废止；替代文件 （空） → pol-1", "王五"),
+        ("ans-1", "修改", "答复金额变更 1395元 → 1450元", "李四"),
+        ("pol-1", "生效", f"{effective} 起施行", "ingest"),
     ]
-    got = [(c.id, c.change, c.successor) for c in recent_changes(chunks, date(2026, 12, 1), 7)]
-    assert got == [("pol-future", "即将生效", None), ("ans-new", "更新", None), ("pol-gone", "已废止", "pol-a"),
-                   ("pol-a", "生效", None)]
+    assert describe_field("phone", "010-0697-2601", "010-0697-2999") == "电话 010-0697-2601 → 010-0697-2999"
+    assert [c.id for c in recent_changes(store, "t", dt.datetime.now(dt.UTC), today, 2)][-1] == "ans-1"
 
 
 def test_feedback_store_masks_question_and_note(tmp_path):
@@ -110,13 +142,45 @@ def test_places_lists_16_districts_and_detects_the_street(client):
     assert (r.status_code, r.json()["detail"]) == (404, UNKNOWN_KB)
 
 
+def _manager(settings) -> dict:
+    return {"Authorization": f"Bearer {key_for(settings, 'test-manager', 'manager')}"}
+
+
+def edit_phone(client, settings, record_id: str, phone: str) -> str:
+    """Change a contact's phone through the records API as a manager; returns the old phone."""
+    r = client.get(f"/v1/kbs/minzheng/records/{record_id}", headers=_manager(settings))
+    assert r.status_code == 200, r.text
+    record, old = r.json()["record"], r.json()["record"]["phone"]
+    r = client.put(f"/v1/kbs/minzheng/records/{record_id}", json={"record": {**record, "phone": phone}, "reason": "换号"},
+                   headers={**_manager(settings), "If-Match": r.headers["etag"]})
+    assert r.status_code == 200, r.text
+    return old
+
+
 @pytest.mark.slow
-def test_changes_endpoint_and_bad_days(client):
-    body = client.get("/v1/changes", params={"kb": "minzheng", "days": 365}).json()
-    assert body["days"] == 365 and body["count"] == len(body["changes"]) > 0
-    assert all(c["library"] in ("answer", "policy") for c in body["changes"])
+def test_changes_list_an_edited_phone_first_and_refuse_bad_days(client, sample_settings):
+    old = edit_phone(client, sample_settings, "mz-con-0147", "010-0584-1999")
+    assert old == "010-0584-1773"
+    body = client.get("/v1/changes", params={"kb": "minzheng"}).json()
+    assert body["days"] == 7  # KB_CHANGES_DAYS
+    first = body["changes"][0]
+    assert (first["id"], first["library"], first["title"], first["kind"], first["change"], first["by"]) == \
+           ("mz-con-0147", "contact", "密云区殡仪馆", "修改", "电话 010-0584-1773 → 010-0584-1999", "test-manager")
+    # The session's ingest of the sample corpus created every record today: each is 新增 once, capped at 20.
+    total = sample_settings_total(client)
+    assert (body["count"], len(body["changes"]), body["more"]) == (total, 20, total - 20)
+    assert all(c["kind"] == "新增" for c in body["changes"][1:])
+    assert len({c["id"] for c in client.get("/v1/changes", params={"kb": "minzheng", "limit": 500}).json()["changes"]}) \
+           == min(total, 500)
     r = client.get("/v1/changes", params={"kb": "minzheng", "days": 0})
     assert (r.status_code, r.json()["detail"]) == (422, "query.days：数值过小")
+    r = client.get("/v1/changes", params={"kb": "nosuch"})
+    assert (r.status_code, r.json()["detail"]) == (404, UNKNOWN_KB)
+
+
+def sample_settings_total(client) -> int:
+    """Every record of the sample kb, retired or not (all were written by this session's ingest)."""
+    return client.app.state.store.list("minzheng", page_size=1)[0]
 
 
 @pytest.mark.slow
@@ -196,3 +260,71 @@ def test_pages_are_served(client):
     assert r.status_code == 200 and "坐席助手" in r.text and "/static/console.js" in r.text
     assert "工单分类" in client.get("/tickets").text
     assert client.get("/static/api.js").status_code == 200
+
+
+# ---- downloads expire (KB_EXPORT_TTL_HOURS) -----------------------------------------------------
+
+def _age(path, hours: float) -> None:
+    """Make ``path`` look written ``hours`` ago: expiry goes by modification time, so no test sleeps."""
+    when = time.time() - hours * 3600
+    os.utime(path, (when, when))
+
+
+EXPIRED = "下载链接已过期（生成的文件只保留 24 小时），请重新上传生成"
+
+
+@pytest.mark.slow
+def test_classified_file_link_expires_and_new_exports_sweep_old_ones(client, sample_settings):
+    folder = exports_dir(sample_settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    stale, recent = folder / f"{'0' * 32}.xlsx", folder / f"{'1' * 32}.xlsx"
+    for path, hours in ((stale, 25), (recent, 23)):
+        path.write_bytes(b"old")
+        _age(path, hours)
+    csv = "工单编号,工单内容\nT1,反映低保金本月没到账\n".encode()
+    r = client.post("/v1/classify/file", files={"file": ("工单.csv", csv, "text/csv")}, data={"kb": "minzheng"})
+    assert r.status_code == 200, r.text
+    assert (stale.exists(), recent.exists()) == (False, True)
+    link = r.json()["download"]
+    assert client.get(link).status_code == 200
+    result = folder / f"{link.rsplit('/', 1)[1]}.xlsx"
+    _age(result, 24.01)
+    r = client.get(link)
+    assert (r.status_code, r.json()["detail"]) == (410, EXPIRED)
+    assert not result.exists()
+    r = client.get(link)
+    assert (r.status_code, r.json()["detail"]) == (404, "分类结果文件不存在或已过期，请重新上传")
+
+
+@pytest.mark.slow
+def test_report_link_expires(client, sample_settings):
+    folder = reports_dir(sample_settings) / "20260101000000-abcdef12"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text("{}", encoding="utf-8")
+    assert client.get("/v1/reports/20260101000000-abcdef12/report.json").status_code == 200
+    _age(folder, 30)
+    r = client.get("/v1/reports/20260101000000-abcdef12/report.json")
+    assert (r.status_code, r.json()["detail"]) == (410, EXPIRED)
+    r = client.get("/v1/reports/20260101000000-abcdef12/report.json")
+    assert (r.status_code, r.json()["detail"]) == \
+           (404, "报告文件不存在或已过期：20260101000000-abcdef12/report.json，请重新生成")
+
+
+def test_start_up_removes_expired_downloads(mini_settings):
+    settings = mini_settings.model_copy(update={"export_ttl_hours": 2.0, "store_sync_seconds": 0.0})
+    old_file, new_file = exports_dir(settings) / "a.xlsx", exports_dir(settings) / "b.xlsx"
+    old_report = reports_dir(settings) / "20260101000000-00000000"
+    old_report.mkdir(parents=True)
+    exports_dir(settings).mkdir()
+    (old_report / "report.json").write_text("{}", encoding="utf-8")
+    for path in (old_file, new_file):
+        path.write_bytes(b"x")
+    _age(old_file, 2.5)
+    _age(new_file, 1.5)
+    _age(old_report, 3)
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)):
+        assert (old_file.exists(), new_file.exists(), old_report.exists()) == (False, True, False)

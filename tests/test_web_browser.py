@@ -136,6 +136,47 @@ def test_question_gives_reply_clause_and_contact_then_district_changes_contact(p
     assert page.locator("#clauses li").count() == 0
 
 
+def test_picking_a_district_asks_the_reply_again_with_that_districts_office(page, server):
+    _open(page, server[0] + "/")
+    _ask(page, QUESTION)
+    assert "您可以联系：北京市民政局养老服务处，电话010-0753-5294" in page.inner_text("#reply-text")
+    before = page.evaluate("document.body.dataset.painted")
+    page.select_option("#district", "海淀区")
+    page.wait_for_function(f"document.body.dataset.painted !== '{before}'", timeout=20000)
+    reply = page.inner_text("#reply-text")
+    assert "您可以联系：海淀区民政局养老服务科，电话010-0161-4077，地址：海淀区长春桥路17号" in reply
+    assert "010-0753-5294" not in reply
+    assert page.inner_text('#contacts li[data-id="mz-con-0077"] .phone') == "010-0161-4077"
+    assert page.inner_text("#place") == "海淀区"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-district-reply.png"))
+    before = page.evaluate("document.body.dataset.painted")
+    page.select_option("#district", "西城区")
+    page.wait_for_function(f"document.body.dataset.painted !== '{before}'", timeout=20000)
+    assert "您可以联系：西城区民政局养老服务科，电话010-0510-5408" in page.inner_text("#reply-text")
+
+
+def test_changes_strip_shows_an_edited_phone_first(page, server, sample_settings):
+    import httpx
+
+    manager = {"Authorization": f"Bearer {key_for(sample_settings, 'test-manager', 'manager')}"}
+    url = server[0] + "/v1/kbs/minzheng/records/mz-con-0146"
+    got = httpx.get(url, headers=manager)
+    record = got.json()["record"]
+    assert record["phone"] == "010-0978-9085"
+    r = httpx.put(url, json={"record": {**record, "phone": "010-0978-9100"}, "reason": "换号"},
+                  headers={**manager, "If-Match": got.headers["etag"]}, timeout=60)
+    assert r.status_code == 200, r.text
+    _open(page, server[0] + "/")
+    page.wait_for_selector("#changes .chg")
+    first = page.locator("#changes .chg").first
+    assert first.get_attribute("data-id") == "mz-con-0146"
+    assert first.inner_text().split(" ", 2)[2] == "修改 密云区救助管理站：电话 010-0978-9085 → 010-0978-9100 test-manager"
+    assert page.locator("#changes .chg").count() == 12
+    assert page.inner_text("#changes .more").startswith("还有 ")
+    page.screenshot(path=str(SHOTS / "console-changes.png"))
+
+
 def test_street_named_in_question_fills_the_picker_and_big_font(page, server):
     _open(page, server[0] + "/")
     _ask(page, "住在景山那边，我妈九十二了高龄津贴一个月多少钱")

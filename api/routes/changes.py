@@ -1,14 +1,15 @@
-"""GET /v1/changes: the 今日变更 strip (answers updated, policies taking effect)."""
+"""GET /v1/changes: the 今日变更 strip, from the store of record's revisions (kb/changes.py)."""
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import ServiceDep
+from api.deps import ServiceDep, SettingsDep
 from kb.changes import recent_changes
+from kb.lifecycle import beijing_today
 
 router = APIRouter()
 
@@ -17,8 +18,10 @@ class ChangeItem(BaseModel):
     id: str
     library: str
     title: str
-    date: str
+    time: str
+    kind: str
     change: str
+    by: str
     status: str
     doc_no: str
     successor: str | None
@@ -29,11 +32,20 @@ class ChangesResponse(BaseModel):
     days: int
     today: str
     count: int
+    more: int
     changes: list[ChangeItem]
 
 
 @router.get("/v1/changes", response_model=ChangesResponse)
-def changes(service: ServiceDep, kb: str = "minzheng", days: int = Query(default=30, ge=1, le=365)) -> dict:
-    today = date.today()
-    items = [c.to_json() for c in recent_changes(service.index(kb).chunks, today, days)]
-    return {"kb": kb, "days": days, "today": today.isoformat(), "count": len(items), "changes": items}
+def changes(request: Request, settings: SettingsDep, service: ServiceDep, kb: str = "minzheng",
+            days: int | None = Query(default=None, ge=1, le=365), limit: int = Query(default=20, ge=1, le=500)) -> dict:
+    """``count`` is every change in the window, ``changes`` the newest ``limit`` of them and ``more`` the
+    rest, so a first ingest (every record 新增) does not flood the page."""
+    service.index(kb)  # an unknown kb gets the same 404 as every other console route
+    store = request.app.state.store
+    days = days or settings.changes_days
+    today = beijing_today(settings.today)
+    items = recent_changes(store, kb, dt.datetime.now(dt.UTC), today, days)
+    shown = [c.to_json() for c in items[:limit]]
+    return {"kb": kb, "days": days, "today": today.isoformat(), "count": len(items), "more": len(items) - len(shown),
+            "changes": shown}

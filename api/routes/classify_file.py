@@ -11,15 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from api.deps import ClassifierDep, SettingsDep
-from kb.errors import InvalidQuery
+from api.downloads import checked, exports_dir, sweep
+from kb.errors import InvalidQuery, NotFound
 
 router = APIRouter()
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _exports(settings) -> Path:
-    return settings.data_dir / "exports"
 
 
 def _run(classifier, src: Path, kb: str, out: Path) -> dict:
@@ -44,7 +41,8 @@ async def classify_upload(request: Request, classifier: ClassifierDep, settings:
     if suffix not in (".csv", ".xlsx"):
         raise InvalidQuery(f"不支持的文件类型“{suffix or '无扩展名'}”，请上传 CSV 或 XLSX")
     token = secrets.token_hex(16)
-    folder = _exports(settings)
+    sweep(settings)  # every new export first removes the expired ones
+    folder = exports_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     src, out = folder / f"{token}-upload{suffix}", folder / f"{token}.xlsx"
     src.write_bytes(await file.read())
@@ -59,10 +57,9 @@ async def classify_upload(request: Request, classifier: ClassifierDep, settings:
 
 @router.get("/v1/classify/file/{token}")
 def classify_download(token: str, settings: SettingsDep) -> FileResponse:
-    path = _exports(settings) / f"{token}.xlsx"
-    if not _TOKEN.match(token) or not path.exists():
-        from kb.errors import UnknownKB
-
-        raise UnknownKB("分类结果文件不存在或已过期，请重新上传")
+    if not _TOKEN.match(token):
+        raise NotFound("分类结果文件不存在，请重新上传")
+    path = exports_dir(settings) / f"{token}.xlsx"
+    checked(path, path, settings, "分类结果文件不存在或已过期，请重新上传")
     return FileResponse(path, filename="分类结果.xlsx",
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import SettingsDep
+from api.downloads import checked, reports_dir, sweep
 from kb.errors import InvalidQuery, NotFound, PayloadTooLarge
 from kb.settings import Settings
 
@@ -50,10 +51,6 @@ class ReportResponse(BaseModel):
     kpi_flags: list[dict[str, Any]]
     files: dict[str, str]
     report: dict[str, Any]
-
-
-def _reports_root(settings: Settings) -> Path:
-    return settings.data_dir / "reports"
 
 
 async def _save_upload(upload: UploadFile, target: Path, limit: int) -> None:
@@ -98,7 +95,8 @@ async def create_report(
     req = PeriodRequest(period, parse_date(date, "date") if date else None, parse_date(start, "from") if start else None,
                         parse_date(end, "to") if end else None, title)
     report_id = f"{datetime.now():%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
-    out = _reports_root(settings) / report_id
+    sweep(settings)  # every new report first removes the expired ones
+    out = reports_dir(settings) / report_id
     upload_dir = out / "upload"
     upload_dir.mkdir(parents=True)
     source = upload_dir / name
@@ -122,7 +120,6 @@ async def create_report(
 async def get_report_file(report_id: str, filename: str, settings: SettingsDep) -> FileResponse:
     if not _REPORT_ID.match(report_id) or filename not in _MEDIA:
         raise NotFound(f"报告文件不存在：{report_id}/{filename}（可下载：{'、'.join(_MEDIA)}）")
-    path = _reports_root(settings) / report_id / filename
-    if not path.is_file():
-        raise NotFound(f"报告文件不存在：{report_id}/{filename}")
+    folder = reports_dir(settings) / report_id
+    path = checked(folder / filename, folder, settings, f"报告文件不存在或已过期：{report_id}/{filename}，请重新生成")
     return FileResponse(path, media_type=_MEDIA[filename], filename=filename)

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const today = new Date().toISOString().slice(0, 10);
 const S = {kb: $("kb").value, version: "", places: [], seq: 0, reply: null, question: "", ws: null, timer: null};
 window.__timings = {keyToPaint: [], fragmentToPaint: []};
+const CHANGES_SHOWN = 12;
 
 function status(text) { $("status").textContent = text; }
 
@@ -12,7 +13,7 @@ async function loadKb() {
   S.kb = $("kb").value;
   const [places, health, changes] = await Promise.all([
     api(`/v1/places?kb=${encodeURIComponent(S.kb)}`), api("/healthz"),
-    api(`/v1/changes?kb=${encodeURIComponent(S.kb)}&days=30`)]);
+    api(`/v1/changes?kb=${encodeURIComponent(S.kb)}&limit=${CHANGES_SHOWN}`)]);
   S.places = places.districts;
   S.version = health.kbs?.[S.kb]?.version || "";
   const d = $("district");
@@ -34,12 +35,21 @@ function setPlace(district, street) {
   else if (street && $("street").value !== street) $("street").value = street;
 }
 
+// Revision times are UTC; agents read Beijing time. A policy coming into force has only a date.
+function when(c) {
+  const opts = {timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit"};
+  if (c.kind !== "生效") Object.assign(opts, {hour: "2-digit", minute: "2-digit", hour12: false});
+  return new Date(c.time).toLocaleString("zh-CN", opts);
+}
+
 function renderChanges(body) {
   const box = $("changes");
   if (!body.changes.length) { box.innerHTML = `<b>今日变更</b> 近 ${body.days} 天无变更`; return; }
-  box.innerHTML = `<b>今日变更</b>（近 ${body.days} 天 ${body.count} 项）` + body.changes.slice(0, 12).map((c) =>
-    `<span class="chg" title="${escapeHtml(c.title)}">${escapeHtml(c.date)} ${escapeHtml(c.change)}：${escapeHtml(c.title)}` +
-    `${c.successor ? `（已由 ${escapeHtml(c.successor)} 替代）` : ""}</span>`).join("");
+  box.innerHTML = `<b>今日变更</b>（近 ${body.days} 天 ${body.count} 项）` + body.changes.map((c) =>
+    `<span class="chg" data-id="${escapeHtml(c.id)}" title="${escapeHtml(`${c.title}（${c.by}）`)}">${escapeHtml(when(c))} ` +
+    `<b>${escapeHtml(c.kind)}</b> ${escapeHtml(c.title)}${c.change === c.kind ? "" : `：${escapeHtml(c.change)}`}` +
+    `${c.successor ? `（已由 ${escapeHtml(c.successor)} 替代）` : ""} <i>${escapeHtml(c.by)}</i></span>`).join("") +
+    (body.more ? `<span class="more">还有 ${body.more} 项</span>` : "");
 }
 
 function feedbackButtons(target, ids) {
@@ -235,8 +245,10 @@ $("q").addEventListener("input", (ev) => {
   const at = performance.now();
   S.timer = setTimeout(() => run($("q").value, at), 250);
 });
-$("district").addEventListener("change", () => { fillStreets($("district").value); loadContacts(S.topics); });
-$("street").addEventListener("change", () => loadContacts(S.topics));
+// A new district or street changes which office the reply names: ask the reply again, not only the contacts.
+function placeChanged() { if (S.question) run(S.question, 0); else loadContacts(S.topics).catch((e) => status(e.message)); }
+$("district").addEventListener("change", () => { fillStreets($("district").value); placeChanged(); });
+$("street").addEventListener("change", placeChanged);
 $("newcall").addEventListener("click", clearCall);
 $("copy").addEventListener("click", copyReply);
 $("follow").addEventListener("click", async () => {
