@@ -19,6 +19,7 @@ from api.errors import install_error_handlers
 from api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from api.readiness import Readiness
 from api.routes import audit, classify, contacts, documents, health, records, reply, reports, search, session
+from api.schemas import EVERY_ROUTE_ERRORS
 from kb.editing import RecordEditor
 from kb.keys import KeyStore
 from kb.privacy import install_log_masking
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         finally:
             sync.stop()
 
-    app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan, responses=EVERY_ROUTE_ERRORS)
     install_error_handlers(app)
     # Outermost first: every request is logged, and oversized bodies (chunked or not) stop at 413.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes,

@@ -21,6 +21,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in [(404, "知识库不存在"), (409, "索引与向量模型不一致"), (413, "请求过大"),
                        (422, "请求内容无效"), (500, "内部错误"), (503, "服务尚未就绪")]
 }
+# What any route may answer (api/errors.py maps every typed error to one of these): documented once, app-wide.
+EVERY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in [(401, "未登录或密钥无效"), (403, "角色无权执行此操作"), (404, "对象不存在"),
+                       (409, "冲突：已被他人修改、已存在或被自测守卫拒绝"), (410, "下载链接已过期"), (413, "请求过大"),
+                       (422, "请求内容无效"), (428, "缺少 If-Match 版本号"), (500, "内部错误"), (503, "服务尚未就绪")]
+}
 
 
 class SearchBody(BaseModel):
