@@ -357,12 +357,13 @@ def bench(
 
 
 def _register_groups() -> None:
-    from cli.records import audit_app, keys_app, records_app, register_check, register_handover
+    from cli.records import audit_app, keys_app, records_app, register_check, register_handover, register_versions
     from cli.report import report
 
     app.command("report")(report)
     register_handover(app)
     register_check(app)
+    register_versions(app)
 
     app.add_typer(records_app, name="records")
     app.add_typer(keys_app, name="keys")

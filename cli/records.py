@@ -269,3 +269,40 @@ def register_check(app: typer.Typer) -> None:
             console.print(f"共 {report.problems} 个问题（{report.today}）")
         if report.problems:
             raise typer.Exit(1)
+
+
+def register_versions(app: typer.Typer) -> None:
+    @app.command("versions")
+    def versions(kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """列出索引版本：在用、可回滚、损坏或未完成（被中断的导入）。"""
+        from kb.index import IndexLayout
+        from kb.versions import list_versions
+
+        rows = list_versions(IndexLayout(Settings().data_dir, kb))
+        if as_json:
+            sys.stdout.write(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=1) + "\n")
+            return
+        table = Table(title=f"{kb} 的索引版本（新→旧）")
+        for col in ("版本", "状态", "类型", "基础版本", "创建时间", "分块", "记录库代数", "说明"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r.version, r.state, r.kind, r.base, r.created, str(r.chunks), str(r.store_generation), r.error)
+        console.print(table)
+
+    @app.command("rollback")
+    def rollback_cmd(version: Annotated[str | None, typer.Argument(help="目标版本；省略时为在用版本之前最新的可用版本")] = None,
+                     kb: Annotated[str, typer.Option("--kb")] = "minzheng",
+                     reason: Annotated[str, typer.Option("--reason")] = "") -> None:
+        """把在用索引切回更早的版本（原子切换，记入审计）；下一次修改或导入会按记录库重建索引。"""
+        from kb.index import IndexLayout
+        from kb.storefactory import open_store
+        from kb.versions import rollback
+
+        settings = Settings()
+        try:
+            target = rollback(IndexLayout(settings.data_dir, kb), open_store(settings), _actor(), version, reason)
+        except KBError as exc:
+            _fail(exc)
+        console.print(f"已切换到索引版本 {target.version}（{target.kind}，{target.chunks} 个分块，反映记录库第 "
+                      f"{target.store_generation} 代）。后台同步暂停，直到下一次修改或导入。")

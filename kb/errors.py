@@ -28,6 +28,10 @@ class IndexNotReady(KBError):
     """The knowledge base has no usable index yet (HTTP 503)."""
 
 
+class IndexCorrupt(IndexNotReady, ValueError):
+    """An index version's files cannot be read (a crash, a full disk, a hand edit): never a bare JSONDecodeError."""
+
+
 class EmbedderMismatch(KBError):
     """An index built by one embedder opened with another (HTTP 409 / CLI exit 3)."""
 

@@ -29,7 +29,7 @@ import bm25s
 import numpy as np
 
 from kb.embedding import Embedder
-from kb.errors import EmbedderMismatch, IndexNotReady, UnknownKB
+from kb.errors import EmbedderMismatch, IndexCorrupt, IndexNotReady, UnknownKB
 from kb.lifecycle import beijing_today, status_on
 from kb.records import Chunk
 from kb.segments import STATS_FILE, BM25Stats, Segment, load_delta_segment, load_full_segment, segment_cache
@@ -75,13 +75,21 @@ class IndexLayout:
             os.fsync(fh.fileno())
         os.replace(tmp, self.current_file)
 
+    def _readable(self, vid: str) -> bool:
+        try:
+            return isinstance(json.loads((self.versions / vid / "manifest.json").read_text(encoding="utf-8")), dict)
+        except (OSError, ValueError):
+            return False
+
     def stale_versions(self) -> list[str]:
-        """Versions older than the newest KEEP_VERSIONS, never the live one."""
+        """All but the live version and the newest KEEP_VERSIONS complete ones: an orphan of a killed
+        ingest (no manifest, or one that cannot be read) is stale at once and never pushes a good version out."""
         if not self.versions.exists():
             return []
         live = self.current()
         all_versions = sorted(p.name for p in self.versions.iterdir() if p.is_dir())
-        keep = set(all_versions[-KEEP_VERSIONS:]) | {live}
+        complete = [v for v in all_versions if self._readable(v)]
+        keep = set(complete[-KEEP_VERSIONS:]) | {live}
         return [v for v in all_versions if v not in keep]
 
 
@@ -90,7 +98,17 @@ def collection_name(kb: str, vid: str) -> str:
 
 
 def read_manifest(layout: IndexLayout, vid: str) -> dict[str, Any]:
-    return json.loads((layout.version_dir(vid) / "manifest.json").read_text(encoding="utf-8"))
+    path = layout.version_dir(vid) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"知识库“{layout.kb}”的索引版本 {vid} 的清单文件无法读取（{type(exc).__name__}），"
+                           f"请执行 `kb versions --kb {layout.kb}` 查看并用 `kb rollback` 切回上一版本，或重新导入") from None
+    if not isinstance(manifest, dict) or "collection" not in manifest:
+        raise IndexCorrupt(f"知识库“{layout.kb}”的索引版本 {vid} 的清单文件不完整，请用 `kb rollback --kb {layout.kb}` 切回上一版本")
+    return manifest
 
 
 def check_embedder(manifest: dict[str, Any], embedder: Embedder, kb: str) -> None:

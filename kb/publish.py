@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.embedding import EmbeddingCache, embed_with_cache, get_embedder
-from kb.errors import GuardRefused, IngestFailed
+from kb.errors import GuardRefused, IndexCorrupt, IngestFailed
 from kb.gold import broken, evaluate, load_gold
 from kb.index import (
     CHUNKER_VERSION,
@@ -52,6 +52,7 @@ from kb.tokenize import get_tokenizer
 from kb.topics import keyword_table
 from kb.validate import Document, Validator
 from kb.vectorstore import VectorCollection, chroma_client
+from kb.versions import unpin
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("kb.publish")
@@ -178,7 +179,10 @@ class Publisher:
         previous_vid = layout.current()
         embedder = get_embedder(self.settings)
         if previous_vid and not rebuild:
-            check_embedder(read_manifest(layout, previous_vid), embedder, kb)
+            try:
+                check_embedder(read_manifest(layout, previous_vid), embedder, kb)
+            except IndexCorrupt:
+                previous_vid = None  # an unreadable live version: rebuild in full from the store
         plan = None if (rebuild or full or previous_vid is None) else self._delta_plan(kb, layout, previous_vid)
         if plan is not None:
             result = self._publish_delta(kb, layout, plan, previous_vid, started)
@@ -263,6 +267,7 @@ class Publisher:
             _fsync_tree(path)
             layout.activate(vid)
             _fsync_dir(layout.root)
+            unpin(layout)  # a publish from the store supersedes an operator's rollback
         except BaseException as exc:
             _discard_version(layout, vid, manifest, client, self.settings)
             if isinstance(exc, GuardRefused):

@@ -7,6 +7,7 @@ appears, without a restart, because CURRENT is checked at most once a second.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from kb.tokenize import ChineseTokenizer, get_tokenizer
 from kb.vectorstore import chroma_client
 
 RECHECK_SECONDS = 1.0
+log = logging.getLogger("kb.service")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class KnowledgeService:
         self.client = chroma_client(settings)
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        # kb → (version that failed to load, Chinese explanation) while an older version keeps serving
+        self.load_errors: dict[str, tuple[str, str]] = {}
 
     def known_kbs(self) -> list[str]:
         root = self.settings.data_dir / "kbs"
@@ -65,9 +69,20 @@ class KnowledgeService:
             loaded = self._loaded.get(kb)
             if loaded is not None:
                 live = IndexLayout(self.settings.data_dir, kb).current()
-                if live == loaded.searcher.index.vid or live is None:
+                if live == loaded.searcher.index.vid or live is None or live == self.load_errors.get(kb, ("",))[0]:
                     loaded.checked = now
                     return loaded
+                try:
+                    self._loaded[kb] = self._load(kb)
+                except Exception as exc:  # noqa: BLE001 - a bad new version must not take down the one serving
+                    message = getattr(exc, "message", None) or f"{type(exc).__name__}: {str(exc)[:200]}"
+                    self.load_errors[kb] = (live, f"新索引版本 {live} 无法加载（{message}），继续使用版本 "
+                                                  f"{loaded.searcher.index.vid}")
+                    log.error("%s", self.load_errors[kb][1])
+                    loaded.checked = now
+                    return loaded
+                self.load_errors.pop(kb, None)
+                return self._loaded[kb]
             self._loaded[kb] = self._load(kb)
             return self._loaded[kb]
 

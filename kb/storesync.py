@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from kb.index import IndexLayout
 from kb.publish import Publisher, indexed_generation
 from kb.settings import Settings
 from kb.store import RecordStore
+from kb.versions import pinned
 
 log = logging.getLogger("kb.sync")
 
@@ -38,7 +40,9 @@ class StoreSync:
             self._thread.join(timeout=30)
 
     def behind(self) -> list[str]:
-        return [kb for kb in self.store.kbs() if indexed_generation(self.settings, kb) < self.store.generation(kb)]
+        """Knowledge bases whose index reflects an older store state, except those an operator rolled back."""
+        return [kb for kb in self.store.kbs() if indexed_generation(self.settings, kb) < self.store.generation(kb)
+                and not pinned(IndexLayout(self.settings.data_dir, kb))]
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.store_sync_seconds):

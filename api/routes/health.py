@@ -58,6 +58,10 @@ def _healthz(ready) -> dict[str, Any]:
             "chunker_version": m.get("chunker_version"),
             "chroma": m.get("chroma"),
         }
+        if kb in service.load_errors:
+            healthy = False
+            kbs[kb]["state"] = "degraded"
+            kbs[kb]["error"] = service.load_errors[kb][1]
     return {
         "status": "ok" if healthy and ready.ready else "degraded",
         "ready": ready.ready and not ready.failed,
