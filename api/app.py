@@ -27,6 +27,7 @@ from kb.publish import Publisher
 from kb.settings import Settings
 from kb.storefactory import open_store
 from kb.storesync import StoreSync
+from kb.vectorstore import claim_embedded_store, release_embedded_store
 
 log = logging.getLogger("kb.api")
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         app.state.settings = settings
         app.state.readiness = ready
         sweep(settings)  # downloads that expired while the service was down
+        claim_embedded_store(settings)  # this process owns the embedded vector store; CLI writers hand over to it
         app.state.store = open_store(settings)
         app.state.keys = KeyStore(app.state.store)
         app.state.editor = RecordEditor(settings, app.state.store, Publisher(settings, app.state.store, background=True),
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
             yield
         finally:
             sync.stop()
+            release_embedded_store(settings)
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan, responses=EVERY_ROUTE_ERRORS)
     install_error_handlers(app)

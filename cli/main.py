@@ -168,6 +168,12 @@ def serve(
 
     settings = Settings()
     check_binding(settings, host)
+    from kb.vectorstore import owned_elsewhere
+
+    if owned_elsewhere(settings):
+        err.print(f"[red]错误：[/red]数据目录 {settings.data_dir} 已有一个服务在运行（它占用向量库）。第二个实例请使用独立的 "
+                  "KB_DATA_DIR（共用 KB_DATABASE_URL 记录库），或共用 KB_CHROMA_URL 向量服务")
+        raise typer.Exit(2)
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config.setdefault("filters", {})["mask"] = {"()": "kb.privacy.MaskingFilter"}
     log_config["handlers"]["app"] = {"class": "logging.StreamHandler", "formatter": "default",

@@ -31,7 +31,7 @@ from kb.publish import Publisher, PublishResult
 from kb.records import Chunk
 from kb.settings import Settings
 from kb.store import RETIRED, RecordStore, append_audit, records, revisions
-from kb.vectorstore import chroma_client
+from kb.vectorstore import reader_client
 
 FORMAT = "hotline-kb-export/1"
 CONTACT_COLUMNS = ["id", "unit", "level", "district", "street", "phone", "address", "hours", "duties", "topics"]
@@ -89,7 +89,7 @@ def export_kb(settings: Settings, store: RecordStore, kb: str, out: Path, actor:
     if vid:
         manifest = read_manifest(layout, vid)
         embedder_fp = manifest.get("embedder")
-        index = LoadedIndex(layout, vid, manifest, chroma_client(settings), settings.hnsw_search_ef, settings.today)
+        index = LoadedIndex(layout, vid, manifest, reader_client(settings), settings.hnsw_search_ef, settings.today)
         rows, vectors = index.arrays()
         files["index/chunks.jsonl"] = _jsonl([c.to_json() for c in index.chunks])
         files["index/vectors.npy"] = _npy(vectors)

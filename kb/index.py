@@ -338,7 +338,8 @@ class LoadedIndex:
 def full_segment(layout: IndexLayout, vid: str, client, search_ef: int, manifest: dict[str, Any] | None = None) -> Segment:
     """A full version's segment, loaded once per process and shared (a delta's base, the gold check, the service)."""
     path = layout.version_dir(vid)
-    collection = VectorCollection(client, (manifest or read_manifest(layout, vid))["collection"], search_ef)
+    name = (manifest or read_manifest(layout, vid))["collection"]
+    collection = VectorCollection(client, name, search_ef) if client is not None else None  # None: exact search
     return segment_cache.get(str(path), lambda: load_full_segment(path, vid, collection))
 
 

@@ -51,7 +51,7 @@ from kb.taxonomy import cached_taxonomy
 from kb.tokenize import get_tokenizer
 from kb.topics import keyword_table
 from kb.validate import Document, Validator
-from kb.vectorstore import VectorCollection, chroma_client
+from kb.vectorstore import VectorCollection, chroma_client, owned_elsewhere
 from kb.versions import unpin
 
 Progress = Callable[[str, int, int], None]
@@ -158,6 +158,8 @@ class Publisher:
     def reindex_if_behind(self, kb: str) -> PublishResult | None:
         """Re-index only when the live index reflects an older store state (checked under the lock)."""
         layout = IndexLayout(self.settings.data_dir, kb)
+        if owned_elsewhere(self.settings):
+            return self._delegate(kb, layout)
         with kb_write_lock(layout):
             if indexed_generation(self.settings, kb) >= self.store.generation(kb):
                 return None
@@ -166,8 +168,15 @@ class Publisher:
         return result
 
     def reindex(self, kb: str, rebuild: bool = False, progress: Progress | None = None, full: bool = False) -> PublishResult:
-        """Bring the index in step with the store: a small delta when few records changed, else a full version."""
+        """Bring the index in step with the store: a small delta when few records changed, else a full version.
+
+        When the running service owns the embedded vector store, the service does it (see ``_delegate``).
+        """
         layout = IndexLayout(self.settings.data_dir, kb)
+        if owned_elsewhere(self.settings):
+            if rebuild or full:
+                raise IngestFailed("服务正在运行并占用向量库：完整重建（--rebuild）请先停止服务；修改已写入记录库")
+            return self._delegate(kb, layout)
         with kb_write_lock(layout):
             result = self._reindex_locked(kb, layout, rebuild, progress, full)
         self._maybe_compact(kb, result)
@@ -190,6 +199,29 @@ class Publisher:
                 return result
         vid, manifest, warnings, embedded = self._build_full(kb, layout, previous_vid, progress)
         return self._go_live(kb, layout, vid, manifest, previous_vid, warnings, embedded, started)
+
+    def _delegate(self, kb: str, layout: IndexLayout) -> PublishResult:
+        """Wait for the running service to index the store state this process just wrote.
+
+        The service's store sync re-indexes within a few seconds; a gold-guard refusal there is
+        written to REFUSED, which this process turns into the same GuardRefused a local publish raises.
+        """
+        started = time.perf_counter()
+        target = self.store.generation(kb)
+        deadline = time.monotonic() + self.settings.delegate_timeout_seconds
+        while indexed_generation(self.settings, kb) < target:
+            refused = read_refusal(layout)
+            if refused is not None and refused.get("generation", -1) >= target:
+                raise GuardRefused(str(refused.get("message", "自测守卫拒绝了此修改")))
+            if time.monotonic() > deadline:
+                raise IngestFailed(f"修改已写入记录库，但正在运行的服务在 {self.settings.delegate_timeout_seconds:g} 秒内"
+                                   "未完成索引更新；服务会继续补建，请查看服务日志")
+            time.sleep(0.2)
+        vid = layout.current() or ""
+        manifest = read_manifest(layout, vid)
+        return PublishResult(kb, vid, int(manifest["store_generation"]), sum(manifest["counts"].values()),
+                             int(manifest["vectors"]), 0, time.perf_counter() - started,
+                             ["服务正在运行：索引由服务根据记录库更新（本进程未打开向量库）"], manifest.get("gold"))
 
     # ---- full versions ---------------------------------------------------------------------------
     def _build_full(self, kb: str, layout: IndexLayout, previous_vid: str | None, progress: Progress | None,
@@ -487,6 +519,23 @@ def _read_tokens(path: Path) -> dict[str, list[str]]:
             return {key: toks for key, toks in (json.loads(line) for line in fh)}
     except (OSError, ValueError):
         return {}
+
+
+REFUSED_FILE = "REFUSED"
+
+
+def record_refusal(layout: IndexLayout, generation: int, message: str) -> None:
+    """What a service's store sync refused, for the CLI process waiting on it."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    (layout.root / REFUSED_FILE).write_text(json.dumps({"generation": generation, "message": message}, ensure_ascii=False),
+                                            encoding="utf-8")
+
+
+def read_refusal(layout: IndexLayout) -> dict | None:
+    try:
+        return json.loads((layout.root / REFUSED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def indexed_generation(settings: Settings, kb: str) -> int:

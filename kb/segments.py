@@ -170,7 +170,7 @@ def read_chunks(path: Path) -> list[Chunk]:
         return [Chunk.from_json(json.loads(line)) for line in fh]
 
 
-def load_full_segment(path: Path, vid: str, collection: VectorCollection) -> Segment:
+def load_full_segment(path: Path, vid: str, collection: VectorCollection | None) -> Segment:
     stats = BM25Stats.load(path / STATS_FILE)
     return Segment(vid, read_chunks(path), np.load(path / "vectors.npy", mmap_mode="r"), np.load(path / "rows.npy"),
                    bm25s.BM25.load(str(path / "bm25"), show_progress=False), collection, stats)

@@ -21,7 +21,7 @@ from kb.settings import Settings
 from kb.synonyms import SynonymTable
 from kb.taxonomy import Taxonomy, cached_taxonomy
 from kb.tokenize import ChineseTokenizer, get_tokenizer
-from kb.vectorstore import chroma_client
+from kb.vectorstore import reader_client
 
 RECHECK_SECONDS = 1.0
 log = logging.getLogger("kb.service")
@@ -41,7 +41,7 @@ class KnowledgeService:
         self.embedder: Embedder = get_embedder(settings)
         self.tokenizer: ChineseTokenizer = get_tokenizer(settings.corpus_dir, settings.data_dir / "cache")
         self.synonyms = SynonymTable.load(settings.corpus_dir / "synonyms.tsv")
-        self.client = chroma_client(settings)
+        self.client = reader_client(settings)  # None while a running service owns the embedded store
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         # kb → (version that failed to load, Chinese explanation) while an older version keeps serving

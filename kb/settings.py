@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=480, ge=1, description="A console session ends after this much idle time")
     login_failure_delay: float = Field(default=1.0, ge=0.0, description="Seconds added per recent failed login from one address")
     store_sync_seconds: float = Field(default=2.0, ge=0.0, description="How often a service checks the shared store for newer writes (0: never)")
+    delegate_timeout_seconds: float = Field(default=900.0, gt=0.0, description="How long a CLI write waits for the running service to index it")
     changes_days: int = Field(default=7, ge=1, le=365, description="今日变更 lists records changed in this many last days")
     export_ttl_hours: float = Field(default=24.0, gt=0.0, description="Downloads under <data_dir>/exports and reports expire after this")
     log_level: str = "INFO"

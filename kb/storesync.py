@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from kb.errors import GuardRefused
 from kb.index import IndexLayout
-from kb.publish import Publisher, indexed_generation
+from kb.publish import Publisher, indexed_generation, record_refusal
 from kb.settings import Settings
 from kb.store import RecordStore
 from kb.versions import pinned
@@ -45,10 +46,20 @@ class StoreSync:
                 and not pinned(IndexLayout(self.settings.data_dir, kb))]
 
     def _run(self) -> None:
+        refused: dict[str, int] = {}  # kb → store generation the gold guard refused: not retried until it moves
         while not self._stop.wait(self.settings.store_sync_seconds):
             try:
                 for kb in self.behind():
-                    result = self.publisher.reindex_if_behind(kb)
+                    generation = self.store.generation(kb)
+                    if refused.get(kb) == generation:
+                        continue
+                    try:
+                        result = self.publisher.reindex_if_behind(kb)
+                    except GuardRefused as exc:
+                        refused[kb] = generation
+                        record_refusal(IndexLayout(self.settings.data_dir, kb), generation, exc.message)
+                        log.warning("store state %d of %s refused by the gold guard: %s", generation, kb, exc.message)
+                        continue
                     if result is not None:
                         log.info("index of %s caught up with the store: version %s (generation %d)",
                                  kb, result.version, result.generation)

@@ -8,6 +8,7 @@ Chroma's default one downloads a model and fails offline.
 
 from __future__ import annotations
 
+import os
 import threading
 from urllib.parse import urlparse
 
@@ -17,6 +18,8 @@ from kb.settings import Settings
 
 _clients: dict[str, object] = {}
 _lock = threading.Lock()
+_owned: dict[str, object] = {}  # embedded store path → the open lock file this process holds
+OWNER_LOCK = ".owner.lock"
 
 
 def chroma_client(settings: Settings):  # -> chromadb.api.ClientAPI
@@ -89,3 +92,72 @@ class VectorCollection:
             pass
         self._collection = None
         self._size = None
+
+
+# ---- one process owns an embedded store ---------------------------------------------------------
+# Embedded Chroma is not safe for two processes at once. The running service owns the store
+# (an exclusive flock held for its lifetime); other processes on the same data directory (``kb
+# ingest``, ``kb records``, ``kb search``) never open it: they read vectors from the version files
+# (exact search) and hand every publish to the service, which re-indexes from the shared store of
+# record (``Publisher`` waits for it). With ``KB_CHROMA_URL`` the server is the owner and all share it.
+
+
+def _store_path(settings: Settings) -> str:
+    return str(settings.data_dir / "chroma")
+
+
+def claim_embedded_store(settings: Settings) -> None:
+    """Called by the service at start-up; a second service on the same data directory is refused."""
+    import fcntl
+
+    from kb.errors import Conflict
+
+    if settings.chroma_url:
+        return
+    key = _store_path(settings)
+    with _lock:
+        if key in _owned:
+            return
+        (settings.data_dir / "chroma").mkdir(parents=True, exist_ok=True)
+        fh = open(settings.data_dir / "chroma" / OWNER_LOCK, "a+")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise Conflict(f"数据目录 {settings.data_dir} 的向量库已被另一个服务进程使用；第二个服务实例请使用独立的 "
+                           "KB_DATA_DIR（共用 KB_DATABASE_URL 记录库），或共用 KB_CHROMA_URL 向量服务") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        _owned[key] = fh
+
+
+def release_embedded_store(settings: Settings) -> None:
+    with _lock:
+        fh = _owned.pop(_store_path(settings), None)
+    if fh is not None:
+        fh.close()
+
+
+def owned_elsewhere(settings: Settings) -> bool:
+    """True when another process (the running service) owns this data directory's embedded store."""
+    import fcntl
+
+    if settings.chroma_url or _store_path(settings) in _owned:
+        return False
+    path = settings.data_dir / "chroma" / OWNER_LOCK
+    if not path.exists():
+        return False
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def reader_client(settings: Settings):
+    """The client a reader uses, or None (exact search from the version files) when the service owns the store."""
+    return None if owned_elsewhere(settings) else chroma_client(settings)

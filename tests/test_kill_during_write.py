@@ -65,3 +65,14 @@ def test_kill_during_writes_leaves_a_consistent_store_and_a_live_index(mini_sett
     expected = store.get("mini", "t-ans-allowance-002").content["answer"]
     hit = KnowledgeService(mini_settings).search("mini", SearchRequest("高龄津贴去哪里申请", libraries=["answer"])).hits[0]
     assert hit.chunk.text == expected
+
+
+def test_ingest_killed_at_random_moments_leaves_a_complete_version_and_recovers(mini_corpus, tmp_path):
+    """Bounded run of scripts/kill_trials.py (50 trials there)."""
+    from eval.killtrials import run_trials
+    from tests.conftest import SHARED_CACHE
+
+    report = run_trials(3, "mini", mini_corpus, tmp_path / "work", "answers/elderly.yaml", "街道在10个工作日内完成审核",
+                        "t-ans-allowance-002", "高龄津贴去哪里申请", seed=7, cache=SHARED_CACHE)
+    assert report.failures == []
+    assert (report.trials, report.survived) == (2, 2)
