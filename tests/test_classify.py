@@ -107,6 +107,6 @@ def test_batch_file_writes_masked_results(sample_classifier, tmp_path):
     summary = classify_file(sample_classifier, src, "minzheng", tmp_path / "out.xlsx")
     assert (summary["total"], summary["in_scope"], summary["filtered"], summary["errors"]) == (3, 1, 1, 1)
     rows = list(load_workbook(tmp_path / "out.xlsx").active.iter_rows(values_only=True))
-    assert rows[1][:3] == ("T1", "来电人李女士（【手机号】）咨询高龄津贴发放时间", "行业确认")
+    assert rows[1][:3] == ("T1", "来电人某女士（【手机号】）咨询高龄津贴发放时间", "行业确认")
     assert rows[2][-1] == "工单内容为空"
     assert rows[3][2] == "剔除申报" and rows[3][6] == "utilities"
