@@ -241,7 +241,7 @@ class ReportBuilder:
         by_sub = kpimod.counts(subtopic_of(t) for t in sug)
         return {"count": len(sug), "by_subtopic": by_sub,
                 "subtopic_names": {c: _label(self.taxonomy, c) for c in by_sub},
-                "examples": [{"ticket_id": t.ticket_id, "district": t.district, "summary": mask(t.content)[:100]}
+                "examples": [{"ticket_id": t.ticket_id, "district": t.district, "summary": t.masked_content[:100]}
                              for t in sug[:10]]}
 
     def _filtered(self, now: list[Ticket], decisions: dict) -> dict:
@@ -260,7 +260,7 @@ class ReportBuilder:
                 disagree.append({"ticket_id": t.ticket_id, "row": t.row, "recorded": t.confirmation,
                                  "classifier": "行业确认" if d.in_scope else "剔除申报",
                                  "department": _label(self.taxonomy, f"dept:{d.department}").removeprefix("非本行业：") if d.department else None,
-                                 "confidence": d.confidence, "summary": mask(t.content)[:80]})
+                                 "confidence": d.confidence, "summary": t.masked_content[:80]})
         return {"count": len(out), "pending": sum(t.confirmation == "待确认" for t in now),
                 "by_department": dict(by_dep.most_common()),
                 "by_reason": kpimod.counts(t.filter_reason or "（未填写）" for t in out),

@@ -20,6 +20,7 @@ import yaml
 
 from kb.errors import InvalidQuery
 from kb.places import canonical_district
+from kb.privacy import mask
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬", "其他")
@@ -48,6 +49,13 @@ class Ticket:
     confirmation: str | None
     filter_reason: str
     subtopic: str | None
+    caller_name: str = ""
+
+    @property
+    def masked_content(self) -> str:
+        """诉求内容 as a report may show it: numbers and names masked, including the name the export's own
+        name column gives, which may appear in the text without any cue (陈建国反映…)."""
+        return mask(self.content, known_names=(self.caller_name,))
 
     @property
     def day(self) -> date:
@@ -259,4 +267,5 @@ def _parse_row(n: int, row: list[object], col: dict[str, int], seen: dict[str, i
         responded_at=times["responded_at"], closed_at=times["closed_at"],
         resolved=RESOLVED.get(resolved_raw), satisfaction=satisfaction, confirmation=confirmation,
         filter_reason=_text(row, col.get("filter_reason")), subtopic=_text(row, col.get("subtopic")) or None,
+        caller_name=_text(row, col.get("caller_name")),
     )

@@ -18,7 +18,6 @@ from sklearn.cluster import DBSCAN
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kb.places import DISTRICTS
-from kb.privacy import mask
 from reports.columns import Ticket
 
 # Call-centre boilerplate shared by every ticket would make all tickets look alike.
@@ -72,7 +71,7 @@ def find_hotspots(
     # No max_df: on a day report the spike itself is the majority, and pruning frequent words would erase it.
     vectorizer = TfidfVectorizer(analyzer=words, min_df=2, sublinear_tf=True)
     try:
-        matrix = vectorizer.fit_transform([t.content for t in tickets])
+        matrix = vectorizer.fit_transform([t.masked_content for t in tickets])  # keywords are shown: no names in the vocabulary
     except ValueError:  # every n-gram pruned: too few or too uniform tickets
         return []
     # A ticket left with one shared word (申请) after pruning is "similar" to every other such ticket: keep it out.
@@ -98,7 +97,7 @@ def find_hotspots(
     groups = [np.flatnonzero(labels == k) for k in sorted(set(labels) - {-1})]
     groups = sorted((g for g in groups if len(g) >= cfg.min_count), key=lambda g: (-len(g), g[0]))[: cfg.top]
     terms = np.array(vectorizer.get_feature_names_out())
-    history = [vectorizer.transform([t.content for t in p]) if p else None for p in trailing]
+    history = [vectorizer.transform([t.masked_content for t in p]) if p else None for p in trailing]
     out = []
     for members in groups:
         centroid = np.asarray(matrix[members].mean(axis=0)).ravel()
@@ -121,7 +120,7 @@ def find_hotspots(
             "districts": dict(districts.most_common()),
             "top_street": streets.most_common(1)[0][0] if streets else None,
             "types": dict(Counter(tickets[i].type for i in members).most_common()),
-            "example": mask(rep.content),
+            "example": rep.masked_content,
             "example_id": rep.ticket_id,
             "ticket_ids": [tickets[i].ticket_id for i in members],
             "trailing_average": avg,

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 from kb.classify.risk import RiskDetector
-from kb.privacy import mask
 from reports.columns import Ticket
 
 _PLACE = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,12}(?:小区|社区|养老院|养老驿站|驿站|敬老院|福利院|照料中心|养老中心|"
@@ -45,7 +44,7 @@ def pseudonym(number: str, key: bytes) -> str:
 
 def _brief(t: Ticket) -> dict:
     return {"ticket_id": t.ticket_id, "row": t.row, "received_at": t.received_at.isoformat(), "type": t.type,
-            "district": t.district, "street": t.street, "summary": mask(t.content)[:80]}
+            "district": t.district, "street": t.street, "summary": t.masked_content[:80]}
 
 
 def repeat_callers(tickets: list[Ticket], key: bytes, minimum: int) -> list[dict]:
@@ -55,7 +54,7 @@ def repeat_callers(tickets: list[Ticket], key: bytes, minimum: int) -> list[dict
         if len(digits) >= 7:
             by_caller[digits].append(t)
     out = [{"caller": pseudonym(d, key), "count": len(ts), "districts": sorted({t.district for t in ts}),
-            "ticket_ids": [t.ticket_id for t in ts], "example": mask(ts[0].content)[:80]}
+            "ticket_ids": [t.ticket_id for t in ts], "example": ts[0].masked_content[:80]}
            for d, ts in by_caller.items() if len(ts) >= minimum]
     return sorted(out, key=lambda x: (-x["count"], x["caller"]))
 
@@ -104,5 +103,5 @@ def place_clusters(tickets: list[Ticket], minimum: int) -> list[dict]:
         if place:
             groups[(t.district, t.street, place)].append(t)
     out = [{"district": d, "street": s, "place": p, "count": len(ts), "ticket_ids": [t.ticket_id for t in ts],
-            "example": mask(ts[0].content)[:80]} for (d, s, p), ts in groups.items() if len(ts) >= minimum]
+            "example": ts[0].masked_content[:80]} for (d, s, p), ts in groups.items() if len(ts) >= minimum]
     return sorted(out, key=lambda x: (-x["count"], x["district"], x["street"], x["place"]))

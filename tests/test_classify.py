@@ -107,6 +107,28 @@ def test_batch_file_writes_masked_results(sample_classifier, tmp_path):
     summary = classify_file(sample_classifier, src, "minzheng", tmp_path / "out.xlsx")
     assert (summary["total"], summary["in_scope"], summary["filtered"], summary["errors"]) == (3, 1, 1, 1)
     rows = list(load_workbook(tmp_path / "out.xlsx").active.iter_rows(values_only=True))
-    assert rows[1][:3] == ("T1", "来电人李女士（【手机号】）咨询高龄津贴发放时间", "行业确认")
+    assert rows[1][:3] == ("T1", "来电人某女士（【手机号】）咨询高龄津贴发放时间", "行业确认")
     assert rows[2][-1] == "工单内容为空"
     assert rows[3][2] == "剔除申报" and rows[3][6] == "utilities"
+
+
+def test_batch_file_masks_callers_names_in_every_cell(sample_classifier, tmp_path):
+    """The masked classification XLSX is passed around the office: no caller's name may be in it,
+    whether the text names the caller with a cue or only the export's name column does."""
+    from openpyxl import load_workbook
+
+    from kb.classify.batch import classify_file
+
+    src = tmp_path / "tickets.csv"
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["工单编号", "来电人姓名", "工单内容"])
+        w.writerow(["T1", "王建华", "我叫王建华，我妈今年八十二了，高龄津贴怎么申请"])
+        w.writerow(["T2", "陈建国", "陈建国反映母亲的低保金这个月没到账"])
+        w.writerow(["T3", "", "市民赵先生来电咨询临时救助"])
+    classify_file(sample_classifier, src, "minzheng", tmp_path / "out.xlsx")
+    rows = list(load_workbook(tmp_path / "out.xlsx").active.iter_rows(values_only=True))
+    assert [r[1] for r in rows[1:]] == ["我叫王某某，我妈今年八十二了，高龄津贴怎么申请",
+                                         "陈某某反映母亲的低保金这个月没到账", "市民某先生来电咨询临时救助"]
+    cells = "".join(str(v) for r in rows for v in r if v is not None)
+    assert [n for n in ("王建华", "陈建国", "赵先生") if n in cells] == []

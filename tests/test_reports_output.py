@@ -28,11 +28,33 @@ def _raw_numbers() -> set[str]:
     return {n for n in found if len(n) >= 7}
 
 
+# Callers named the three ways exports do: a title after 来电人, a self-introduction, and a bare full name
+# that only the export's 来电人姓名 column gives away. Each is (text replacing the leading 来电人, name column).
+PLANTED = (("来电人孙女士", "孙丽华"), ("我叫王建华，", "王建华"), ("陈建国", "陈建国"))
+NAMES = ("孙女士", "孙丽华", "王建华", "陈建国")
+
+
+def _named_copy(folder: Path) -> Path:
+    """The fixture with a 来电人姓名 column and a caller's name planted in every ticket's text."""
+    with FIXTURE.open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    out = folder / "march-named.csv"
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(rows[0] + ["来电人姓名"])
+        for i, row in enumerate(rows[1:]):
+            text, name = PLANTED[i % len(PLANTED)]
+            row[2] = row[2].replace("来电人", text, 1)
+            writer.writerow(row + [name])
+    return out
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> tuple[dict, Path]:
     root = tmp_path_factory.mktemp("out")
+    source = _named_copy(root)
     builder = ReportBuilder(make_settings(root / "data"), "minzheng")
-    report = builder.build(builder.parse(FIXTURE), PeriodRequest("month"), str(FIXTURE))
+    report = builder.build(builder.parse(source), PeriodRequest("month"), str(source))
     write_report(report, root / "report")
     return report, root / "report"
 
@@ -55,14 +77,21 @@ def test_four_files_are_written(written):
     assert sorted(p.name for p in folder.iterdir()) == ["report.docx", "report.html", "report.json", "report.xlsx"]
 
 
-def test_no_caller_number_in_any_output(written):
+def test_no_caller_number_or_name_in_any_output(written):
     _, folder = written
     numbers = _raw_numbers()
     assert {"13800001111", "138-0000-1111", "110101196503071236", "010-6512-3456", "13300001234"} <= numbers
-    for name, text in _texts(folder).items():
+    texts = _texts(folder)
+    assert sorted(texts) == ["report.docx", "report.html", "report.json", "report.xlsx"]
+    for name, text in texts.items():
         leaked = sorted(n for n in numbers if n in text)
         assert leaked == [], f"{name} leaks {leaked}"
-    assert "【手机号】" in _texts(folder)["report.json"]
+        leaked_names = sorted(n for n in NAMES if n in text)
+        assert leaked_names == [], f"{name} leaks {leaked_names}"
+        # The masked forms are there: the tickets' texts did reach this file, masked.
+        for masked in ("某女士", "王某某", "陈某某"):
+            assert masked in text, (name, masked)
+    assert "【手机号】" in texts["report.json"]
 
 
 def test_json_on_disk_is_the_built_report(written):

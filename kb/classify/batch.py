@@ -17,10 +17,12 @@ from kb.privacy import mask
 
 TEXT_COLUMNS = ("text", "工单内容", "诉求内容", "内容", "来电内容")
 ID_COLUMNS = ("id", "工单编号", "编号")
+# The caller's name, when the export has it, is used only to mask that name in the text; it is never written.
+NAME_COLUMNS = ("来电人姓名", "来电人", "姓名", "联系人", "联系人姓名", "市民姓名")
 
 
-def read_tickets(path: Path) -> list[tuple[str, str]]:
-    """(ticket id, text) pairs; a file without a text column is refused by name."""
+def read_tickets(path: Path) -> list[tuple[str, str, str]]:
+    """(ticket id, text, caller's name or "") triples; a file without a text column is refused by name."""
     if not path.exists():
         raise InvalidQuery(f"文件不存在：{path}")
     if path.suffix.lower() == ".xlsx":
@@ -48,13 +50,15 @@ def read_tickets(path: Path) -> list[tuple[str, str]]:
     if text_col is None:
         raise InvalidQuery(f"{path} 缺少工单内容列（可用列名：{'、'.join(TEXT_COLUMNS)}），实际表头：{','.join(header)}")
     id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+    name_col = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
     out = []
     for n, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         text = row[text_col].strip() if text_col < len(row) else ""
         ticket_id = row[id_col].strip() if id_col is not None and id_col < len(row) else f"第{n}行"
-        out.append((ticket_id, text))
+        name = row[name_col].strip() if name_col is not None and name_col < len(row) else ""
+        out.append((ticket_id, text, name))
     return out
 
 
@@ -69,8 +73,8 @@ def classify_file(clf: TicketClassifier, path: Path, kb: str, out: Path | None, 
         task = bar.add_task("分类中", total=len(tickets))
         for start in range(0, len(tickets), MAX_BATCH):
             part = tickets[start : start + MAX_BATCH]
-            good = [(i, t) for i, (_, t) in enumerate(part, start=start) if t]
-            for i, (_, t) in enumerate(part, start=start):
+            good = [(i, t) for i, (_, t, _) in enumerate(part, start=start) if t]
+            for i, (_, t, _) in enumerate(part, start=start):
                 if not t:
                     errors[i] = "工单内容为空"
             if good:
@@ -82,12 +86,13 @@ def classify_file(clf: TicketClassifier, path: Path, kb: str, out: Path | None, 
     header = ["工单编号", "工单内容（已脱敏）", "结论", "行业", "主题", "子主题", "转办部门", "置信度", "需复核",
               "风险等级", "风险信号", "判断理由", "剔除理由", "错误"]
     rows = []
-    for i, (ticket_id, text) in enumerate(tickets):
+    for i, (ticket_id, text, name) in enumerate(tickets):
         d = by_index.get(i)
+        shown = mask(text, known_names=(name,))
         if d is None:
-            rows.append([ticket_id, mask(text), "", "", "", "", "", "", "", "", "", "", "", errors.get(i, "")])
+            rows.append([ticket_id, shown, "", "", "", "", "", "", "", "", "", "", "", errors.get(i, "")])
             continue
-        rows.append([ticket_id, mask(text), "行业确认" if d.in_scope else "剔除申报", d.industry, d.topic or "",
+        rows.append([ticket_id, shown, "行业确认" if d.in_scope else "剔除申报", d.industry, d.topic or "",
                      d.subtopic or "", d.department or "", d.confidence, "是" if d.needs_review else "否",
                      d.risk["level"], "、".join(s["name"] for s in d.risk["signals"]), "\n".join(d.reasons),
                      d.filter_reason or "", ""])
