@@ -287,6 +287,18 @@ def eval_reply(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@eval_app.command("laws")
+def eval_laws(out: Annotated[Path | None, typer.Option("--out")] = None,
+              no_context: Annotated[bool, typer.Option("--no-context", help="分块不带标题与章节（对照）")] = False) -> None:
+    """真实法规按条检索（../shared/external/laws-civil-affairs）：dev 与 test 的 hit@1 / hit@5（文件与条号都对）。"""
+    from eval.laws import print_laws_report, run_laws_eval
+
+    report = run_laws_eval(Settings(), context=not no_context)
+    print_laws_report(report, console)
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 @eval_app.command("assist")
 def eval_assist(folder: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     """跟随通话评测：正确条款首次进入前 3 的话语位置，建议延迟。"""

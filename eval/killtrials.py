@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                             "answers/rights.yaml", "残联会配合做好监督", "cl-ans-access-001", "盲道被占用了找谁处理",
                             args.seed,
                             PROJECT_ROOT / "data" / "embed_cache.sqlite")
-    print(json.dumps(report.to_json(), ensure_ascii=False))
-    print(f"survived {report.survived}/{report.trials}")
+    sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+    sys.stdout.write(f"survived {report.survived}/{report.trials}\n")
     return 0 if report.survived == report.trials else 1
 
 

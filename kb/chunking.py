@@ -40,14 +40,16 @@ def split_long(text: str, limit: int, overlap: int) -> list[str]:
 
 
 def policy_chunks(
-    kb: str, meta: PolicyMeta, articles: list[Article], source: str, limit: int, overlap: int
+    kb: str, meta: PolicyMeta, articles: list[Article], source: str, limit: int, overlap: int, context: bool = True
 ) -> list[Chunk]:
+    """One chunk per article (long ones split); with ``context`` the embedded and BM25 text lead with the
+    document title and its 章/节, so that 第十一条 of one law and 第十一条 of another are told apart."""
     chunks: list[Chunk] = []
     for i, art in enumerate(articles):
         key = art.number or f"段{i + 1}"
         pieces = split_long(art.text, limit, overlap)
         for j, piece in enumerate(pieces):
-            heading = " ".join(x for x in (meta.title, art.chapter, art.section) if x)
+            heading = " ".join(x for x in (meta.title, art.chapter, art.section) if x) if context else ""
             chunks.append(
                 Chunk(
                     id=f"{meta.id}#{key}" + (f"-{j + 1}" if len(pieces) > 1 else ""),
@@ -56,8 +58,8 @@ def policy_chunks(
                     library="policy",
                     title=meta.title,
                     text=piece,
-                    embed_texts=[f"{heading}\n{piece}"[:600]],
-                    bm25_text=f"{meta.title} {art.chapter} {art.section}\n{piece}",
+                    embed_texts=[f"{heading}\n{piece}"[:600] if heading else piece[:600]],
+                    bm25_text=f"{meta.title} {art.chapter} {art.section}\n{piece}" if context else piece,
                     topics=list(meta.topics),
                     districts=[meta.scope] if meta.scope.endswith("区") else [],
                     doc_no=meta.doc_no,

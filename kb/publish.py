@@ -76,7 +76,8 @@ class PublishResult:
 def validator_for(settings: Settings, kb: str) -> Validator:
     taxonomy = cached_taxonomy(settings.taxonomy_path)
     synonyms = SynonymTable.load(settings.corpus_dir / "synonyms.tsv")
-    return Validator(kb, taxonomy, keyword_table(taxonomy, synonyms), settings.chunk_chars, settings.chunk_overlap)
+    return Validator(kb, taxonomy, keyword_table(taxonomy, synonyms), settings.chunk_chars, settings.chunk_overlap,
+                     settings.chunk_context)
 
 
 def known_policies(store: RecordStore, kb: str, exclude: set[str] = frozenset(),
@@ -269,6 +270,7 @@ class Publisher:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "embedder": get_embedder(self.settings).fingerprint,
             "chunker_version": CHUNKER_VERSION,
+            "chunk_context": self.settings.chunk_context,
             "collection": collection,
             "chroma": self.settings.chroma_url or "embedded",
             **extra,
@@ -328,8 +330,9 @@ class Publisher:
         docs = base_documents(layout, base_vid)
         if not (layout.version_dir(base_vid) / STATS_FILE).exists() or not docs or "store_hash" not in next(iter(docs.values())):
             return None
-        if live.get("chunker_version") != CHUNKER_VERSION or base.get("chunker_version") != CHUNKER_VERSION:
-            return None
+        if any(m.get("chunker_version") != CHUNKER_VERSION or m.get("chunk_context", True) != self.settings.chunk_context
+               for m in (live, base)):
+            return None  # chunks built another way: rebuild in full
         active = self.store.active_hashes(kb)
         changed = sorted(rid for rid, digest in active.items() if docs.get(rid, {}).get("store_hash") != digest)
         hidden = {rid for rid in docs if rid not in active or rid in changed}

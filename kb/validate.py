@@ -60,11 +60,13 @@ def _hash_chunks(chunks: list[Chunk]) -> str:
 
 
 class Validator:
-    def __init__(self, kb: str, taxonomy: Taxonomy, topic_keywords: dict[str, list[str]], chunk_chars: int, overlap: int):
+    def __init__(self, kb: str, taxonomy: Taxonomy, topic_keywords: dict[str, list[str]], chunk_chars: int, overlap: int,
+                 context: bool = True):
         self.kb = kb
         self.taxonomy = taxonomy
         self.topic_keywords = topic_keywords
         self.chunk_chars = chunk_chars
+        self.context = context
         self.overlap = overlap
 
     def run(self, records: list[RawRecord], known_policies: dict[str, tuple[PolicyMeta, set[str]]] | None = None,
@@ -109,7 +111,7 @@ class Validator:
                 if not articles:
                     out.rejections.append(Rejection(rec.file, rec.location, model.id, "正文", "正文为空：未找到任何条文或段落"))
                     continue
-                chunks = policy_chunks(self.kb, model, articles, source, self.chunk_chars, self.overlap)
+                chunks = policy_chunks(self.kb, model, articles, source, self.chunk_chars, self.overlap, self.context)
                 policies[model.id] = (model, {a.number for a in articles if a.number})
                 out.documents.append(Document(model.id, "policy", source, chunks, _hash_chunks(chunks),
                                               model_content(model, rec.parsed), model.title, rec))
