@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.middleware import BodyTooLarge
 from api.validation import shorten
 from kb.errors import (
     Conflict,
@@ -79,6 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
             content["errors"] = exc.errors
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(status_code=status, content=content, headers=headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _body_too_large(_request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": exc.detail, "error": "PayloadTooLarge"},
+                            headers={"connection": "close"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,8 @@ import logging
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from kb.privacy import mask
 
 access_log = logging.getLogger("kb.access")
@@ -29,8 +31,13 @@ def _too_large(limit: int) -> bytes:
                       ensure_ascii=False).encode()
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from the counting ``receive`` once a body passes its limit; FastAPI re-raises HTTP exceptions
+    from body parsing, and api/errors.py renders this one as the same 413 the guard sends itself."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, json.loads(_too_large(limit))["detail"])
+        self.limit = limit
 
 
 class BodyLimitMiddleware:
@@ -50,34 +57,36 @@ class BodyLimitMiddleware:
         await self._guarded(scope, receive, send, limit)
 
     async def _guarded(self, scope: Scope, receive, send, limit: int) -> None:
+        """Stream the body through, counting: a 100 MiB upload is never held in memory here, and the
+        request fails with 413 as soon as the count passes the limit (Content-Length or chunked)."""
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
             await self._refuse(send, limit)
             return
-        # Read the whole body first (bounded by the limit) and replay it: the app never sees a partial body.
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
+        received = 0
+        started = False
+
+        async def counted():
+            nonlocal received
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def send_tracked(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, send_tracked)
+        except BodyTooLarge:
+            if not started:
                 await self._refuse(send, limit)
-                return
-            chunks.append(body)
-            more = message.get("more_body", False)
-        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-
-        async def receive_again():
-            if replay:
-                return replay.pop()
-            return await receive()
-
-        await self.app(scope, receive_again, send)
 
     async def _refuse(self, send, limit: int) -> None:
         body = _too_large(limit)
