@@ -53,7 +53,7 @@ class Readiness:
             self.loading.remove("knowledge_bases")
             self.classifier, self.classifier_error = _load_classifier(self.settings, service)
             self.loading.remove("classifier")
-            self.composer = ReplyService(service, self.settings)
+            self.composer = ReplyService(service, self.settings, self.classifier)  # one model in memory, not two
             self.loading.remove("reply")
         except Exception as exc:  # noqa: BLE001 - reported by /healthz; the process stays up to say so
             self.failed = getattr(exc, "message", f"{type(exc).__name__}: {exc}")

@@ -29,10 +29,11 @@ PROMPT = (
 
 
 class ReplyService:
-    def __init__(self, service: KnowledgeService, settings: Settings) -> None:
+    def __init__(self, service: KnowledgeService, settings: Settings, classifier=None) -> None:
+        """``classifier``: the ticket model already loaded by the caller (the service's start-up), else loaded here."""
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
-        self.composer = ReplyComposer(service, rules, scope_check=_scope_check(settings, service))
+        self.composer = ReplyComposer(service, rules, scope_check=_scope_check(settings, service, classifier))
         self._llm = None
 
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -70,16 +71,17 @@ class ReplyService:
         return str(self._llm.complete(prompt).text)
 
 
-def _scope_check(settings: Settings, service: KnowledgeService):
+def _scope_check(settings: Settings, service: KnowledgeService, clf=None):
     """P(question belongs to the kb's industry) from the ticket classifier, or None when none is trained."""
     from kb.classify.classifier import TicketClassifier
     from kb.classify.training import model_dir
     from kb.errors import KBError
 
-    try:
-        clf = TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy)
-    except KBError:
-        return None
+    if clf is None:
+        try:
+            clf = TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy)
+        except KBError:
+            return None
 
     def check(question: str, kb: str) -> float:
         if kb not in service.taxonomy.industries:
