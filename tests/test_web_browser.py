@@ -357,8 +357,8 @@ def test_report_page_shows_the_figures_of_the_json_and_links_the_files(page, ser
     assert first.nth(0).inner_text() == f"{h['count']} 新增热点" and h["count"] == 36
     assert first.nth(2).inner_text() == "东城区 36"
     assert first.nth(3).inner_text() == h["example"]
-    if "answer" in h:
-        assert first.nth(4).locator(".t").inner_text() == h["answer"]["title"]
+    # the server has the sample index: the hot issue carries the knowledge base's matching answer or clause
+    assert first.nth(4).locator(".t").inner_text() == h["answer"]["title"] != ""
 
     risks = r["risks"]
     repeat = page.locator("#r-repeat tbody tr")
