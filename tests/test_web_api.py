@@ -259,6 +259,9 @@ def test_pages_are_served(client):
     r = client.get("/")
     assert r.status_code == 200 and "坐席助手" in r.text and "/static/console.js" in r.text
     assert "工单分类" in client.get("/tickets").text
+    r = client.get("/reports")
+    assert r.status_code == 200 and "/static/reports.js" in r.text and '<a href="/reports">报告材料</a>' in r.text
+    assert client.get("/static/reports.js").status_code == 200
     assert client.get("/static/api.js").status_code == 200
 
 

@@ -300,3 +300,109 @@ def test_ticket_upload_table_filters_and_download(page, server, tmp_path):
     page.click("#one")
     page.wait_for_function("document.querySelectorAll('#table tbody tr').length === 1")
     assert "【手机号】" in page.inner_text("#table") and "13912345678" not in page.inner_text("#table")
+
+
+REPORT_SAMPLE = Path(__file__).resolve().parent.parent / "corpus" / "reports" / "sample_minzheng.csv"
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def test_report_page_shows_the_figures_of_the_json_and_links_the_files(page, server):
+    page.goto(server[0] + "/reports")
+    assert page.locator('.top nav a[href="/reports"]').inner_text() == "报告材料"
+    page.select_option("#kb", "minzheng")
+    page.set_input_files("#file", str(REPORT_SAMPLE))
+    page.select_option("#period", "month")
+    page.fill("#date", "2026-03-15")
+    with page.expect_response(lambda r: r.url.endswith("/v1/reports")) as resp:
+        page.click("#make")
+    page.wait_for_function("document.body.dataset.report && document.body.dataset.report !== 'error'", timeout=120000)
+    body = resp.value.json()
+    r = body["report"]
+    assert body["period"]["start"] == "2026-03-01" and body["period"]["end"] == "2026-03-31"
+    assert page.inner_text("#r-period") == "周期：月报 · 2026年3月（2026-03-01 至 2026-03-31）"
+    assert page.inner_text("#r-total") == (f"工单总数 {body['total']} 件（其中剔除 {r['filtered_total']} 件，不计入三率）；"
+                                           f"排除异常行 {body['excluded_rows']} 行")
+    assert body["total"] == 1576 and body["excluded_rows"] == 5
+    # the reasons are collapsed until opened
+    reasons = page.locator("#r-excluded li")
+    assert reasons.count() == len(r["excluded"]) == 5 and not reasons.first.is_visible()
+    page.click("#r-excluded summary")
+    assert reasons.all_inner_texts() == [f"第 {e['row']} 行：{e['reason']}" for e in r["excluded"]]
+
+    flagged = {f["kpi"] for f in body["kpi_flags"]}
+    assert flagged == {"response_rate"}  # 98.35% against the contract's 100%
+    for kpi, name in [("response_rate", "响应率"), ("resolution_rate", "解决率"), ("satisfaction_rate", "满意率")]:
+        card = page.locator(f'.kpi[data-kpi="{kpi}"]')
+        d = r["kpi_detail"][kpi]
+        assert card.locator(".kname").inner_text() == name
+        assert card.locator(".kval").inner_text() == _pct(body["kpi"][kpi])
+        assert card.locator(".meta").inner_text() == f"（{d['numerator']}/{d['denominator']}） 考核线 {_pct(d['threshold'], 0)}"
+        below = kpi in flagged
+        assert ("below" in card.get_attribute("class")) is below
+        assert card.locator(".kflag").inner_text() == ("⚠ 低于考核线" if below else "达标")
+    assert page.inner_text('.kpi[data-kpi="response_rate"] .kval') == "98.35%"
+    assert page.evaluate("getComputedStyle(document.querySelector('.kpi.below .kval')).color") == "rgb(179, 38, 30)"
+
+    type_rows = [t.split("\t") for t in page.locator("#r-type tbody tr").all_inner_texts()]
+    assert type_rows == [[k, str(n)] for k, n in r["by_type"].items()]
+    district_rows = [t.split("\t") for t in page.locator("#r-district tbody tr").all_inner_texts()]
+    assert district_rows == [[k, str(n)] for k, n in r["by_district"].items()]
+
+    hot = page.locator("#r-hot tbody tr")
+    assert hot.count() == len(r["hot_issues"]) > 0
+    first, h = hot.first.locator("td"), r["hot_issues"][0]
+    assert first.nth(0).inner_text() == f"{h['count']} 新增热点" and h["count"] == 36
+    assert first.nth(2).inner_text() == "东城区 36"
+    assert first.nth(3).inner_text() == h["example"]
+    # the server has the sample index: the hot issue carries the knowledge base's matching answer or clause
+    assert first.nth(4).locator(".t").inner_text() == h["answer"]["title"] != ""
+
+    risks = r["risks"]
+    repeat = page.locator("#r-repeat tbody tr")
+    assert repeat.count() == len(risks["repeat_callers"]) == 1
+    assert repeat.first.locator("td").nth(0).inner_text() == risks["repeat_callers"][0]["caller"]
+    assert risks["repeat_callers"][0]["caller"].startswith("来电人-")
+    assert page.inner_text("#r-overdue-h") == f"超期未办结（{risks['overdue_count']} 件）"
+    assert page.locator("#r-overdue tbody tr").count() == len(risks["overdue"])
+    assert page.inner_text("#r-urgent-h") == f"紧急情况（{risks['urgent_count']} 件）"
+    assert page.locator("#r-urgent tbody tr").count() == len(risks["urgent"])
+    text = page.inner_text("#result")
+    assert "13800009999" not in text and "19800009725" not in text
+
+    links = page.locator("#r-files a")
+    assert links.all_inner_texts() == ["report.docx", "report.xlsx", "report.html", "report.json"]
+    href = page.get_attribute('#r-files a[data-file="report.docx"]', "href")
+    assert href == body["files"]["report.docx"]
+    got = page.context.request.get(href)
+    assert got.status == 200
+    assert got.headers["content-type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert got.body()[:2] == b"PK"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "reports.png"), full_page=True)
+
+
+def test_report_page_shows_the_apis_chinese_error_for_a_missing_column(page, server, tmp_path):
+    src = tmp_path / "缺列.csv"
+    with open(REPORT_SAMPLE, encoding="utf-8-sig") as fh, open(src, "w", encoding="utf-8", newline="") as out:
+        rows = list(csv.reader(fh))[:20]
+        keep = [i for i, h in enumerate(rows[0]) if h != "满意度"]
+        csv.writer(out).writerows([[row[i] for i in keep] for row in rows])
+    page.goto(server[0] + "/reports")
+    page.set_input_files("#file", str(src))
+    with page.expect_response(lambda r: r.url.endswith("/v1/reports")) as resp:
+        page.click("#make")
+    page.wait_for_function("document.body.dataset.report === 'error'", timeout=60000)
+    assert resp.value.status == 422
+    detail = resp.value.json()["detail"]
+    assert detail == "缺列.csv：缺少必需列“满意度”"
+    assert page.inner_text("#status") == detail
+    assert page.get_attribute("#status", "class") == "err"
+    assert page.locator("#result").is_hidden()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "reports-error.png"))
+    # the browser logs the 422 itself; nothing else may appear
+    assert page.errors and all("422" in e for e in page.errors), page.errors
+    page.errors.clear()

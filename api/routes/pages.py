@@ -1,4 +1,4 @@
-"""The agent console (/) and the ticket page (/tickets): templates over the same JSON API."""
+"""The agent console (/), the ticket page (/tickets) and the report page (/reports): templates over the same JSON API."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def console(request: Request) -> HTMLResponse:
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "tickets.html", {"kbs": request.app.state.settings.kbs})
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "reports.html", {"kbs": request.app.state.settings.kbs})

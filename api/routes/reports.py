@@ -102,8 +102,10 @@ async def create_report(
     source = upload_dir / name
     try:
         await _save_upload(file, source, settings.report_max_upload_bytes)
-        classifier = getattr(request.app.state, "classifier", None)
-        service = getattr(request.app.state, "service", None)
+        # Whatever has loaded is used; a report is still produced without them (see optional_collaborators).
+        ready = getattr(request.app.state, "readiness", None)
+        classifier = getattr(ready, "classifier", None)
+        service = getattr(ready, "service", None)
         report = await run_in_threadpool(_build, settings, kb, source, req, classifier, service, out)
     except Exception:
         shutil.rmtree(out, ignore_errors=True)
