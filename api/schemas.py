@@ -112,6 +112,7 @@ class ReplyResponse(BaseModel):
     conflicts: list[dict[str, Any]]
     generation: dict[str, Any] | None
     took_ms: float
+    references: list[dict[str, Any]] = Field(default_factory=list, description="转办时供坐席核实的候选答复与条款（不朗读）")
 
 
 class SearchResultItem(BaseModel):

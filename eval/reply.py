@@ -34,6 +34,7 @@ def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, A
     facts_ok = facts_total = 0
     contact_ok = contact_total = 0
     tp = fp = fn = 0
+    escalations = helpful = 0
     latencies: list[float] = []
     misses: list[dict[str, Any]] = []
     for item in items:
@@ -41,6 +42,11 @@ def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, A
         r = replies.reply(item["question"], item.get("kb", "minzheng"), item.get("district"), item.get("street"))
         latencies.append((time.perf_counter() - started) * 1000)
         answerable = item.get("answerable", True)
+        if r.escalate:
+            escalations += 1
+            helpful += bool(r.contacts or r.references)
+            if not (r.contacts or r.references):
+                misses.append({"id": item["id"], "question": item["question"], "why": "escalation without contact or reference"})
         if r.escalate and not answerable:
             tp += 1
         elif r.escalate:
@@ -88,6 +94,8 @@ def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, A
         "escalation_precision": round(tp / max(1, tp + fp), 4),
         "escalation_recall": round(tp / max(1, unanswerable_n), 4),
         "answerable_escalated_share": round(fp / max(1, answerable_n), 4),
+        "escalations": escalations,
+        "helpful_escalation_share": round(helpful / max(1, escalations), 4),
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 2),
         "misses": misses,
@@ -104,6 +112,7 @@ def print_reply_report(report: dict[str, Any], console) -> None:
     for key, label in [("citation_precision", "引用精确率"), ("citation_recall", "引用召回率"),
                        ("key_fact_coverage", "关键事实覆盖率"), ("contact_correctness", "联系方式正确率"),
                        ("escalation_precision", "转办（升级）精确率"), ("escalation_recall", "转办（升级）召回率"),
-                       ("answerable_escalated_share", "可答问题被升级比例"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms")]:
+                       ("answerable_escalated_share", "可答问题被升级比例"),
+                       ("helpful_escalation_share", "转办时附有联系方式或参考的比例"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms")]:
         t.add_row(label, str(report[key]))
     console.print(t)

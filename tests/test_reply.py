@@ -153,3 +153,15 @@ def test_conflicting_current_sources_prefer_the_newer_and_are_flagged(mini_setti
         "t-ans-allowance-001", "t-pol-allowance-2025#第二条", "policy")
     assert "300元" in conflict["answer_values"] and "500元" in conflict["policy_values"]
     assert "具体标准以《测试市老年人津贴发放办法》（测民老发〔2025〕3号）第二条的规定为准" in r.reply
+
+
+def test_an_escalation_still_carries_where_to_transfer_and_what_to_check(replies):
+    forecast = replies.reply("明年低保标准会不会涨，能涨到多少？")
+    assert forecast.escalate and forecast.reply == ESCALATION_TEXT and forecast.basis == []
+    assert forecast.contacts[0]["unit"] == "北京市民政局社会救助处"
+    assert [(b["type"], b["doc_id"]) for b in forecast.references][:1] == [("answer", "mz-ans-dibao-002")]
+    assert {b["type"] for b in forecast.references} == {"answer", "policy"}
+    assert all(b["note"].endswith("请核实后使用") for b in forecast.references)
+    other = replies.reply("我是朝阳区的，退休养老金今年什么时候调整，能涨多少？")
+    assert other.escalate and other.contacts == []
+    assert [(b["type"], b["title"]) for b in other.references] == [("department", "转办：人力资源和社会保障（养老金、社保、就业、工资拖欠、职工丧葬补助金）")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -36,7 +37,7 @@ def _run(classifier, src: Path, kb: str, out: Path) -> dict:
 
 @router.post("/v1/classify/file")
 async def classify_upload(request: Request, classifier: ClassifierDep, settings: SettingsDep,
-                          file: UploadFile = File(...), kb: str = Form("minzheng")) -> dict:
+                          file: Annotated[UploadFile, File()], kb: Annotated[str, Form()] = "minzheng") -> dict:
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise InvalidQuery(f"不支持的文件类型“{suffix or '无扩展名'}”，请上传 CSV 或 XLSX")

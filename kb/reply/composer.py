@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +101,8 @@ class Reply:
     conflicts: list[dict] = field(default_factory=list)
     generation: dict | None = None
     took_ms: float = 0.0
+    # On an escalation: candidate answers and clauses for the agent to open, never read aloud
+    references: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
@@ -129,11 +132,15 @@ class ReplyComposer:
         followups: FollowUpRules,
         config: ReplyConfig | None = None,
         scope_check: Callable[[str, str], float] | None = None,
+        route: Callable[[str, str], Any] | None = None,
     ) -> None:
+        """``route``: the ticket classifier's decision for a question (industry, subtopic, department), which
+        tells an escalation where to transfer: this kb's office for the subtopic, or another department."""
         self.service = service
         self.followups = followups
         self.config = config or ReplyConfig()
         self.scope_check = scope_check
+        self.route = route
         self._token_cache: dict[tuple[str, int], set[str]] = {}
 
     def _answer_tokens(self, answer: Chunk) -> set[str]:
@@ -174,7 +181,7 @@ class ReplyComposer:
         found = snap.searcher.search(SearchRequest(question, top_k=5, libraries=["answer"], district=district))
         answers = found.hits
         if not answers:
-            return self._escalation(question, district, street, 0.0, "知识库中没有相关的标准答复", started)
+            return self._escalation(snap, kb, question, district, street, 0.0, "知识库中没有相关的标准答复", started, [])
         # The first of the top answers that passes every gate: the best match may answer a
         # neighbouring question (how to apply) when the caller asked another (how much).
         gates = self.answerability(kb, question, [h.chunk for h in answers], found.query_vector, snap.searcher.index)
@@ -189,7 +196,8 @@ class ReplyComposer:
                     best, confidence, failure = hit.chunk, gate.confidence, None
                     break
         if failure:
-            return self._escalation(question, district, street, confidence, failure, started)
+            return self._escalation(snap, kb, question, district, street, confidence, failure, started,
+                                    [h.chunk for h in answers])
         clauses = self._governing_clauses(snap, best, question)
         clause = clauses[0] if clauses else None
         contacts = self._contacts(snap.contacts, district, street, best.topics)
@@ -202,12 +210,32 @@ class ReplyComposer:
         return Reply(question, text, basis, [self._contact_json(c) for c in contacts], follow_up, round(confidence, 4),
                      False, None, district, street, conflicts, None, round((time.perf_counter() - started) * 1000, 2))
 
-    @staticmethod
-    def _escalation(question: str, district: str | None, street: str | None, confidence: float, why: str,
-                    started: float) -> Reply:
+    def _escalation(self, snap, kb: str, question: str, district: str | None, street: str | None, confidence: float,
+                    why: str, started: float, candidates: list[Chunk]) -> Reply:
+        """A refusal that still helps: where to transfer (this kb's office for the question's subtopic and the
+        caller's place, or the other department the classifier names) and the nearest answers and in-force
+        clauses as references. None of it enters the text read aloud."""
         reason = f"{why}，知识库无法可靠答复，需登记转办"
-        return Reply(question, ESCALATION_TEXT, [], [], [], round(confidence, 4), True, reason, district, street, [], None,
-                     round((time.perf_counter() - started) * 1000, 2))
+        decision = self.route(question, kb) if self.route is not None else None
+        contacts: list[Chunk] = []
+        references: list[dict] = []
+        if decision is not None and not decision.in_scope:
+            department = decision.department or ""
+            name = self.service.taxonomy.label(department) if department else "其他部门"
+            references.append({"type": "department", "id": department, "doc_id": department, "title": f"转办：{name}",
+                               "doc_no": None, "article": None, "excerpt": decision.filter_reason or "",
+                               "topics": [], "effective": None, "note": "工单分类判断不属本行业"})
+        else:
+            clauses = snap.searcher.search(SearchRequest(question, top_k=2, libraries=["policy"], district=district)).hits
+            if decision is not None and decision.subtopic:
+                topics = [decision.subtopic]
+            else:
+                topics = list(candidates[0].topics) if candidates else (list(clauses[0].chunk.topics) if clauses else [])
+            contacts = self._contacts(snap.contacts, district, street, topics) if topics else []
+            references = [{**_basis(c, "answer"), "note": "候选标准答复，未通过答复条件，请核实后使用"} for c in candidates[:3]]
+            references += [{**_basis(h.chunk, "policy"), "note": "候选条款，请核实后使用"} for h in clauses]
+        return Reply(question, ESCALATION_TEXT, [], [self._contact_json(c) for c in contacts], [], round(confidence, 4), True,
+                     reason, district, street, [], None, round((time.perf_counter() - started) * 1000, 2), references)
 
     def _governing_clauses(self, snap, answer: Chunk, question: str) -> list[Chunk]:
         """The in-force clauses the answer cites, in its order; else the best in-force clause on its topics.

@@ -33,7 +33,9 @@ class ReplyService:
         """``classifier``: the ticket model already loaded by the caller (the service's start-up), else loaded here."""
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
-        self.composer = ReplyComposer(service, rules, scope_check=_scope_check(settings, service, classifier))
+        clf = classifier if classifier is not None else _load_classifier(settings, service)
+        self.composer = ReplyComposer(service, rules, scope_check=_scope_check(service, clf),
+                                      route=(lambda q, kb: clf.classify(q, kb)) if clf is not None else None)
         self._llm = None
 
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -71,17 +73,21 @@ class ReplyService:
         return str(self._llm.complete(prompt).text)
 
 
-def _scope_check(settings: Settings, service: KnowledgeService, clf=None):
-    """P(question belongs to the kb's industry) from the ticket classifier, or None when none is trained."""
+def _load_classifier(settings: Settings, service: KnowledgeService):
     from kb.classify.classifier import TicketClassifier
     from kb.classify.training import model_dir
     from kb.errors import KBError
 
+    try:
+        return TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy)
+    except KBError:
+        return None
+
+
+def _scope_check(service: KnowledgeService, clf):
+    """P(question belongs to the kb's industry) from the ticket classifier, or None when none is trained."""
     if clf is None:
-        try:
-            clf = TicketClassifier.load(model_dir(settings), settings.corpus_dir / "duties", service.taxonomy)
-        except KBError:
-            return None
+        return None
 
     def check(question: str, kb: str) -> float:
         if kb not in service.taxonomy.industries:

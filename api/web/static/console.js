@@ -79,10 +79,10 @@ function policyState(c) {
 
 function renderReply(r, question) {
   S.reply = r;
-  const refs = (r.basis || []).filter((b) => b.type !== "answer");
+  const refs = r.escalate ? (r.references || []) : (r.basis || []).filter((b) => b.type !== "answer");
   const banner = r.escalate ? `<div class="escalate" role="alert"><b>需登记转办</b>：${escapeHtml(r.escalate_reason)}` +
     (r.contacts?.length ? `<br>可转：${r.contacts.map((c) => escapeHtml(`${c.unit} ${c.phone}`)).join("；")}` : "") +
-    (refs.length ? `<br>参考：${refs.map((b) => escapeHtml(b.title)).join("；")}` : "") + "</div>" : "";
+    (refs.length ? `<br>参考（请核实，不要照读）：${refs.map((b) => escapeHtml(b.title + (b.article ? " " + b.article : ""))).join("；")}` : "") + "</div>" : "";
   const follow = r.follow_up?.length ? `<div class="follow"><b>追问</b><ul>${r.follow_up.map((f) => `<li>${escapeHtml(f)}</li>`).join("")}</ul></div>` : "";
   $("reply").innerHTML = banner + `<p id="reply-text" class="reply-text">${escapeHtml(r.reply).replace(/\n/g, "<br>")}</p>` + follow +
     (r.confidence !== undefined ? `<p class="meta">置信度 ${Number(r.confidence).toFixed(2)}</p>` : "") +
