@@ -59,6 +59,10 @@ def _bars(title: str, data: dict[str, float], horizontal: bool = False, fmt: str
         ax.tick_params(axis="x", labelrotation=30 if len(names) > 6 else 0)
     ax.bar_label(bars, labels=[fmt.format(v) for v in (values[::-1] if horizontal else values)], fontsize=8)
     ax.set_title(title)
+    if fmt == "{:g}":  # counts of tickets: whole-number ticks
+        from matplotlib.ticker import MaxNLocator
+
+        (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     return _png(plt, fig)
 
@@ -70,6 +74,9 @@ def _daily(data: dict[str, int]) -> bytes:
     step = max(1, len(days) // 10)
     ax.set_xticks(range(0, len(days), step), [d[5:] for d in days[::step]], rotation=30)
     ax.set_title("每日受理量（件）")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # ticket counts: never 0.2 件
     ax.spines[["top", "right"]].set_visible(False)
     return _png(plt, fig)
 

@@ -142,3 +142,25 @@ def test_missing_cjk_font_is_a_clear_error(monkeypatch):
         charts.cjk_font()
     assert exc.value.message == "未找到中文字体 Noto Sans CJK，图表中文无法显示。请安装 fonts-noto-cjk（apt-get install fonts-noto-cjk）后重试"
     charts.cjk_font.cache_clear()
+
+
+def test_docx_pages_render_with_a_cjk_font(written, tmp_path):
+    """The DOCX as the office opens it: LibreOffice renders it; the pages are saved as PNG for a look by eye."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("soffice") and shutil.which("pdftoppm") and shutil.which("pdffonts")):
+        pytest.skip("libreoffice / poppler-utils not installed")
+    _, folder = written
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(folder / "report.docx")], check=True, capture_output=True, timeout=180)
+    pdf = tmp_path / "report.pdf"
+    fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert "NotoSansCJK" in fonts.replace(" ", "") or "Noto Sans CJK" in fonts
+    shots = Path(__file__).parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    for old in shots.glob("report-docx-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(shots / "report-docx")], check=True, timeout=120)
+    pages = sorted(shots.glob("report-docx-*.png"))
+    assert len(pages) >= 3 and all(p.stat().st_size > 10_000 for p in pages)
