@@ -28,6 +28,22 @@ CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, conte
           response_schema_conformance]
 
 
+def _runner(operation, label: str, examples: int, cases: Counter, server_errors: Counter, violations: list[str]):
+    @given(case=operation.as_strategy())
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def run(case) -> None:
+        cases[label] += 1
+        response = case.call()
+        if response.status_code >= 500:
+            server_errors[label] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failure is counted and shown
+            violations.append(f"{label}: {str(exc).splitlines()[0][:200]}")
+
+    return run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=200)
@@ -40,23 +56,8 @@ def main() -> int:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         for result in schema.get_all_operations():
             operation = result.ok()
-            label = operation.label
-
-            @given(case=operation.as_strategy())
-            @settings(max_examples=args.examples, deadline=None, suppress_health_check=list(HealthCheck),
-                      database=None)
-            def run(case) -> None:
-                cases[label] += 1
-                response = case.call()
-                if response.status_code >= 500:
-                    server_errors[label] += 1
-                try:
-                    case.validate_response(response, checks=CHECKS)
-                except Exception as exc:  # noqa: BLE001 - every failure is counted and shown, not raised
-                    violations.append(f"{label}: {str(exc).splitlines()[0][:200]}")
-
-            run()
-            print(f"{label}: {cases[label]} cases, {server_errors[label]} 5xx")
+            _runner(operation, operation.label, args.examples, cases, server_errors, violations)()
+            print(f"{operation.label}: {cases[operation.label]} cases, {server_errors[operation.label]} 5xx")
     print(f"total: {sum(cases.values())} cases, {sum(server_errors.values())} 5xx, {len(violations)} violations")
     for v in violations[:20]:
         print("  " + v)

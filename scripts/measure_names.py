@@ -1,7 +1,13 @@
 """Names found by kb.privacy.mask_names on the sample corpus (tickets, report samples, transcripts), every change
 printed for review, plus directory and policy lines that must stay unchanged. Run: PYTHONPATH=. python scripts/measure_names.py"""
-import csv, glob, json, sys, collections
+import collections
+import csv
+import glob
+import json
+import re
+
 from kb.privacy import mask_names
+
 texts = []
 for f in ["corpus/reports/sample_minzheng.csv", "corpus/reports/sample_canlian.csv"]:
     texts += [r["诉求内容"] for r in csv.DictReader(open(f, encoding="utf-8-sig"))]
@@ -13,7 +19,6 @@ for f in sorted(glob.glob("corpus/transcripts/*.jsonl")):
         if d.get("type") == "utterance":
             texts.append(d["text"])
 print("texts", len(texts), "distinct", len(set(texts)))
-import re
 changes = collections.Counter()
 for t in texts:
     m = mask_names(t)
