@@ -7,9 +7,16 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[st,llm,test]"
+# Packages are installed again only when pyproject.toml changed since the last successful install.
+STAMP=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-16)
+if [[ ! -f "$STAMP" || ! -x .venv/bin/kb ]]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q -e ".[st,llm,test]" 2> >(grep -v -e "BuildBackendWarning" -e "^  !!" -e "^ *\*\*\*" \
+    -e "Please be careful with folders" -e "name as your package" -e "WheelFile(wheel_path" -e "^  *$" >&2)
+  rm -f .venv/.installed-*
+  touch "$STAMP"
+fi
 # The sample index: unchanged documents are skipped, vectors come from the embedding cache.
 .venv/bin/kb ingest
 # The ticket classifier (retrained only when tickets or the knowledge base changed).
