@@ -31,6 +31,7 @@ import numpy as np
 from kb.embedding import Embedder
 from kb.errors import EmbedderMismatch, IndexCorrupt, IndexNotReady, UnknownKB
 from kb.lifecycle import beijing_today, status_on
+from kb.loadcache import LoadCache
 from kb.records import Chunk
 from kb.segments import STATS_FILE, BM25Stats, Segment, load_delta_segment, load_full_segment, segment_cache
 from kb.vectorstore import VectorCollection
@@ -370,22 +371,18 @@ def open_index(layout: IndexLayout, embedder: Embedder, client, search_ef: int, 
     return load_index(layout, vid, manifest, client, search_ef, today)
 
 
-_index_cache: dict[tuple[str, dt.date | None], LoadedIndex] = {}
+_index_cache: LoadCache[LoadedIndex] = LoadCache(4)  # by (version directory, fixed today)
 
 
 def load_index(layout: IndexLayout, vid: str, manifest: dict[str, Any], client, search_ef: int,
                today: dt.date | None = None) -> LoadedIndex:
     """One LoadedIndex per version and process: the gold check's becomes the service's after the switch."""
-    key = (str(layout.version_dir(vid)), today)
-    index = _index_cache.get(key)
-    if index is None:
-        index = LoadedIndex(layout, vid, manifest, client, search_ef, today)
-        if len(_index_cache) >= 4:
-            _index_cache.pop(next(iter(_index_cache)))
-        _index_cache[key] = index
-    return index
+    return _index_cache.get((str(layout.version_dir(vid)), today),
+                            lambda: LoadedIndex(layout, vid, manifest, client, search_ef, today))
 
 
-def forget_index(layout: IndexLayout, vid: str) -> None:
-    for key in [k for k in _index_cache if k[0] == str(layout.version_dir(vid))]:
-        _index_cache.pop(key, None)
+def forget_version(layout: IndexLayout, vid: str) -> None:
+    """A discarded version: drop its loaded segment and indexes from the process caches."""
+    path = str(layout.version_dir(vid))
+    segment_cache.forget_where(lambda key: key == path)
+    _index_cache.forget_where(lambda key: key[0] == path)

@@ -35,15 +35,16 @@ from kb.index import (
     VersionWriter,
     check_embedder,
     collection_name,
-    forget_index,
+    forget_version,
     full_segment,
     load_index,
     read_manifest,
 )
+from kb.loadcache import LoadCache
 from kb.recordcodec import to_raw
 from kb.records import Chunk
 from kb.schema import PolicyMeta
-from kb.segments import HIDDEN_FILE, STATS_FILE, read_hidden_tokens, segment_cache
+from kb.segments import HIDDEN_FILE, STATS_FILE, read_hidden_tokens
 from kb.settings import Settings
 from kb.store import RecordStore
 from kb.synonyms import SynonymTable
@@ -595,22 +596,20 @@ def _totals(entries) -> tuple[dict[str, int], int]:
 
 
 DOCUMENTS_FILE = "documents.json"
-_documents_cache: dict[str, dict[str, dict]] = {}
+_documents_cache: LoadCache[dict[str, dict]] = LoadCache(8)
 
 
 def base_documents(layout: IndexLayout, vid: str) -> dict[str, dict]:
     """A full version's per-document table (store hash, library, chunk and vector counts), read once per process."""
     path = layout.version_dir(vid) / DOCUMENTS_FILE
-    key = str(path)
-    if key not in _documents_cache:
+
+    def load() -> dict[str, dict]:
         try:
-            docs = json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            docs = read_manifest(layout, vid).get("documents", {})  # versions written before documents.json
-        if len(_documents_cache) > 8:
-            _documents_cache.clear()
-        _documents_cache[key] = docs
-    return _documents_cache[key]
+            return read_manifest(layout, vid).get("documents", {})  # versions written before documents.json
+
+    return _documents_cache.get(str(path), load)
 
 
 def _known_tokens(layout: IndexLayout, vid: str) -> dict[str, list[str]]:
@@ -664,8 +663,7 @@ def _discard_version(layout: IndexLayout, vid: str, manifest: dict, client, sett
     """Remove a version that never went live; a delta shares its base's collection, which stays."""
     if not manifest.get("base"):
         VectorCollection(client, collection_name(layout.kb, vid), settings.hnsw_search_ef).drop()
-    segment_cache.forget(str(layout.version_dir(vid)))
-    forget_index(layout, vid)
+    forget_version(layout, vid)
     shutil.rmtree(layout.version_dir(vid), ignore_errors=True)
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import bm25s
 import numpy as np
 
 from kb.lifecycle import PENDING, status_on
+from kb.loadcache import LoadCache
 from kb.records import Chunk
 from kb.vectorstore import VectorCollection
 
@@ -194,31 +194,4 @@ def load_delta_segment(path: Path, vid: str, base_stats: BM25Stats, token_lists:
                    SmallBM25(token_lists, base_stats, hidden))
 
 
-class SegmentCache:
-    """The few most recent full segments, by (version directory): shared by every reader in the process."""
-
-    def __init__(self, capacity: int = 2) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, Segment] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, load) -> Segment:
-        with self._lock:
-            seg = self._items.get(key)
-            if seg is not None:
-                self._items.move_to_end(key)
-                return seg
-        seg = load()
-        with self._lock:
-            self._items[key] = seg
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return seg
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-
-segment_cache = SegmentCache()
+segment_cache: LoadCache[Segment] = LoadCache(2)  # full segments by version directory

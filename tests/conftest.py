@@ -8,6 +8,7 @@ writes, not embedding.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,31 @@ def mini_corpus(tmp_path) -> Path:
 @pytest.fixture()
 def mini_settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "data", kbs=["mini"])
+
+
+@dataclass
+class MiniEditing:
+    """The mini kb ingested, with a service and an editor that tells the service about each write."""
+
+    settings: Settings
+    store: object
+    service: object
+    editor: object
+    layout: object
+
+
+@pytest.fixture()
+def mini_editing(mini_settings, mini_corpus) -> MiniEditing:
+    from kb.editing import RecordEditor
+    from kb.index import IndexLayout
+    from kb.service import KnowledgeService
+    from kb.storefactory import open_store
+
+    run_ingest(mini_settings, "mini", [mini_corpus])
+    store = open_store(mini_settings)
+    service = KnowledgeService(mini_settings)
+    editor = RecordEditor(mini_settings, store, on_indexed=service.invalidate)
+    return MiniEditing(mini_settings, store, service, editor, IndexLayout(mini_settings.data_dir, "mini"))
 
 
 @pytest.fixture(scope="session")

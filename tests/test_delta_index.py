@@ -7,16 +7,12 @@ import zipfile
 
 import pytest
 
-from ingest.pipeline import run_ingest
 from kb import publish
-from kb.editing import RecordEditor
 from kb.exporting import export_kb
-from kb.index import IndexLayout, collection_name, read_manifest
+from kb.index import collection_name, read_manifest
 from kb.publish import Publisher
 from kb.search import SearchRequest
-from kb.service import KnowledgeService
 from kb.store import Change, record_title
-from kb.storefactory import open_store
 from kb.vectorstore import chroma_client
 
 ANSWER = "t-ans-allowance-002"
@@ -24,13 +20,9 @@ OTHER = "t-ans-allowance-001"
 
 
 @pytest.fixture()
-def kb_env(mini_settings, mini_corpus):
-    run_ingest(mini_settings, "mini", [mini_corpus])
-    store = open_store(mini_settings)
-    service = KnowledgeService(mini_settings)
-    editor = RecordEditor(mini_settings, store, on_indexed=service.invalidate)
-    layout = IndexLayout(mini_settings.data_dir, "mini")
-    return mini_settings, store, service, editor, layout
+def kb_env(mini_editing):
+    m = mini_editing
+    return m.settings, m.store, m.service, m.editor, m.layout
 
 
 def _edit(editor, store, rid: str, old: str, new: str):

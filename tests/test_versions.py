@@ -8,11 +8,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from ingest.pipeline import run_ingest
-from kb.editing import RecordEditor
 from kb.index import IndexLayout
 from kb.publish import Publisher
 from kb.search import SearchRequest
-from kb.service import KnowledgeService
 from kb.storefactory import open_store
 from kb.storesync import StoreSync
 from tests.conftest import api_client
@@ -32,15 +30,12 @@ def _answer_text(service) -> str:
     return index.chunks[index.position[ANSWER]].text
 
 
-def test_versions_and_rollback_from_the_cli_pin_until_the_next_write(mini_settings, mini_corpus, monkeypatch):
+def test_versions_and_rollback_from_the_cli_pin_until_the_next_write(mini_editing, monkeypatch):
+    mini_settings, store, service, editor, layout = (mini_editing.settings, mini_editing.store, mini_editing.service,
+                                                     mini_editing.editor, mini_editing.layout)
     monkeypatch.setenv("KB_DATA_DIR", str(mini_settings.data_dir))
     monkeypatch.setenv("KB_EMBED_CACHE", str(mini_settings.embed_cache_path))
     monkeypatch.setenv("KB_ACTOR", "ops-zhang")
-    run_ingest(mini_settings, "mini", [mini_corpus])
-    store = open_store(mini_settings)
-    service = KnowledgeService(mini_settings)
-    editor = RecordEditor(mini_settings, store, on_indexed=service.invalidate)
-    layout = IndexLayout(mini_settings.data_dir, "mini")
     first = layout.current()
     _edit(editor, store, "10个工作日", "3个工作日")
     second = layout.current()
@@ -93,12 +88,8 @@ def test_a_new_version_that_cannot_load_leaves_the_old_one_serving_and_healthz_s
     assert layout.current() == result.version and bad not in {p.name for p in layout.versions.iterdir()}
 
 
-def test_an_orphan_of_a_killed_ingest_is_cleaned_and_never_pushes_a_good_version_out(mini_settings, mini_corpus):
-    run_ingest(mini_settings, "mini", [mini_corpus])
-    store = open_store(mini_settings)
-    service = KnowledgeService(mini_settings)
-    editor = RecordEditor(mini_settings, store, on_indexed=service.invalidate)
-    layout = IndexLayout(mini_settings.data_dir, "mini")
+def test_an_orphan_of_a_killed_ingest_is_cleaned_and_never_pushes_a_good_version_out(mini_editing):
+    store, service, editor, layout = mini_editing.store, mini_editing.service, mini_editing.editor, mini_editing.layout
     first = layout.current()
     _edit(editor, store, "10个工作日", "9个工作日")
     second = layout.current()
