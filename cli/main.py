@@ -275,13 +275,17 @@ def classify(
 
 @eval_app.command("reply")
 def eval_reply(
-    data: Annotated[Path | None, typer.Option("--data")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="只评一个文件（默认 dev 与 test 并列）")] = None,
+    split: Annotated[list[str] | None, typer.Option("--split", help="dev / dev2 / test，可重复")] = None,
+    rule: Annotated[str, typer.Option("--rule", help="kind：按 answer_kind 判定；answerable：只按旧的 answerable 字段")] = "kind",
     out: Annotated[Path | None, typer.Option("--out")] = None,
 ) -> None:
-    """建议答复评测：引用精确率/召回率、关键事实覆盖率、联系方式正确率、转办精确率/召回率。"""
-    from eval.reply import DEFAULT_DATA, print_reply_report, run_reply_eval
+    """建议答复评测，dev 与 test 并列：转办比例、主题正确率、无出处事实、区/街道联系方式、可靠性表、引用与关键事实。"""
+    from eval.reply import print_reply_report, run_reply_eval
 
-    report = run_reply_eval(Settings(), data or DEFAULT_DATA)
+    if rule not in ("kind", "answerable"):
+        raise typer.BadParameter("--rule 只能是 kind 或 answerable")
+    report = run_reply_eval(Settings(), data, split or ("dev", "dev2", "test"), rule)
     print_reply_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -19,7 +19,10 @@ import numpy as np
 
 from kb.errors import InvalidQuery
 from kb.records import Chunk
+from kb.reply.directory import OfficeAsk, directory_text, find_office, holds, office_ask
 from kb.reply.followups import FollowUpRules
+from kb.reply.rows import RowPick, pick_row
+from kb.reply.spoken import parts, written
 from kb.search import SearchRequest
 from kb.service import KnowledgeService
 from kb.textnorm import normalize
@@ -38,6 +41,15 @@ class ReplyConfig:
     min_in_scope: float = 0.1  # ticket classifier's P(question belongs to this kb), when a model is trained
     candidate_margin: float = 0.02  # a lower-ranked answer may be chosen if this close to the best
     max_contacts: int = 2
+    directory_max_rank: int = 3  # an office is named only if dense and BM25 both rank it this high
+
+    def directory_ok(self, match) -> bool:
+        """Both the meaning and the words of the question point at the office (a named institution)."""
+        return (match.dense_rank is not None and match.dense_rank <= self.directory_max_rank
+                and match.bm25_rank is not None and match.bm25_rank <= self.directory_max_rank)
+
+    def directory_confidence(self, match) -> float:
+        return 0.9 if match.dense_rank == 1 and match.bm25_rank == 1 else 0.7
 
 
 # A question asking for a kind of fact the chosen answer does not contain cannot be answered by it.
@@ -103,9 +115,24 @@ class Reply:
     took_ms: float = 0.0
     # On an escalation: candidate answers and clauses for the agent to open, never read aloud
     references: list[dict] = field(default_factory=list)
+    kind: str = "escalation"  # answer (a standard answer) | directory (the contact directory) | escalation
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
+
+
+_FACT_WORD = {"age": "年龄", "grade": "残疾等级", "category": "家庭情况"}
+
+
+@dataclass
+class _Choice:
+    """One question's best standard answer and, when it may not be read out, why."""
+
+    text: str
+    answer: Chunk | None
+    confidence: float
+    failure: str | None
+    hits: list
 
 
 def _basis(chunk: Chunk, kind: str) -> dict:
@@ -174,17 +201,40 @@ class ReplyComposer:
             raise InvalidQuery("问题不能为空，请输入来电人的问题")
         # One snapshot for the whole request: every lookup below sees the same index version.
         snap = self.service.snapshot(kb)
-        contacts_dir = snap.contacts
-        found_district, found_street = contacts_dir.places.find(normalize(question))
+        found_district, found_street = snap.contacts.places.find(normalize(question))
         district = district or found_district
         street = street or found_street
-        found = snap.searcher.search(SearchRequest(question, top_k=5, libraries=["answer"], district=district))
+        plain = written(question)  # matched in the written register; the caller's words stay in the record
+        main = self._choose(snap, kb, plain, district)
+        pieces = parts(plain)
+        chosen = [main] if len(pieces) == 1 else [main, *(self._choose(snap, kb, p, district) for p in pieces)]
+        answered: list[_Choice] = []
+        for c in chosen:
+            if c.failure is None and all(a.answer.doc_id != c.answer.doc_id for a in answered):
+                answered.append(c)
+        if not answered:
+            # No standard answer holds it; a question for an office's phone, address or hours may still be
+            # answered from the directory.
+            ask = office_ask(plain)
+            office = self._directory(snap, kb, question, plain, ask, district, street, started) if ask else None
+            if office is not None:
+                return office
+            return self._escalation(snap, kb, question, district, street, main.confidence, main.failure or "", started,
+                                    [h.chunk for h in main.hits])
+        transfers = [c.text for c in chosen[1:] if c.failure is not None and c.answer is not None
+                     and all(a.answer.doc_id != c.answer.doc_id for a in answered)] if len(chosen) > 1 else []
+        return self._answer_reply(snap, kb, question, plain, answered, transfers, district, street, started)
+
+    def _choose(self, snap, kb: str, text: str, district: str | None) -> _Choice:
+        """The standard answer for one question (written form), with the gate that refused it if any.
+
+        The first of the top answers that passes every gate: the best match may answer a neighbouring
+        question (how to apply) when the caller asked another (how much)."""
+        found = snap.searcher.search(SearchRequest(text, top_k=5, libraries=["answer"], district=district, snippets=False))
         answers = found.hits
         if not answers:
-            return self._escalation(snap, kb, question, district, street, 0.0, "知识库中没有相关的标准答复", started, [])
-        # The first of the top answers that passes every gate: the best match may answer a
-        # neighbouring question (how to apply) when the caller asked another (how much).
-        gates = self.answerability(kb, question, [h.chunk for h in answers], found.query_vector, snap.searcher.index)
+            return _Choice(text, None, 0.0, "知识库中没有相关的标准答复", [])
+        gates = self.answerability(kb, text, [h.chunk for h in answers], found.query_vector, snap.searcher.index)
         top = gates[0].cosine
         best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
         if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
@@ -195,20 +245,49 @@ class ReplyComposer:
                 if set(hit.chunk.topics) & subject and gate.failed(self.config, top) is None:
                     best, confidence, failure = hit.chunk, gate.confidence, None
                     break
-        if failure:
-            return self._escalation(snap, kb, question, district, street, confidence, failure, started,
-                                    [h.chunk for h in answers])
-        clauses = self._governing_clauses(snap, best, question)
+        return _Choice(text, best, confidence, failure, answers)
+
+    def _answer_reply(self, snap, kb: str, question: str, plain: str, answered: list[_Choice], transfers: list[str],
+                      district: str | None, street: str | None, started: float) -> Reply:
+        first = answered[0]
+        best = first.answer
+        clauses = self._governing_clauses(snap, best, plain)
         clause = clauses[0] if clauses else None
         contacts = self._contacts(snap.contacts, district, street, best.topics)
-        basis = [_basis(best, "answer")] + [_basis(c, "policy") for c in clauses] + \
-                [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
-                  "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
+        basis = [_basis(best, "answer")] + [_basis(c, "policy") for c in clauses]
         conflicts = self._conflicts(best, clause)
-        text = self._template(best, clause, contacts, conflicts)
-        follow_up = self.followups.questions(question, best.topics, kb, place_known=bool(district or street))
+        row = pick_row(plain, best.text)
+        text = self._template(best, clause, contacts, conflicts, row)
+        for extra in answered[1:]:
+            more = self._governing_clauses(snap, extra.answer, extra.text)
+            basis += [_basis(extra.answer, "answer")] + [_basis(c, "policy") for c in more if c.id not in {b["id"] for b in basis}]
+            text += f"\n关于您问的“{extra.text}”：" + self._template(extra.answer, more[0] if more else None, [], [],
+                                                                   pick_row(extra.text, extra.answer.text))
+        for part in transfers:
+            text += f"\n您问的“{part}”，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+        basis += [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
+                   "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
+        follow_up = self.followups.questions(plain, best.topics, kb, place_known=bool(district or street))
+        confidence = min(c.confidence for c in answered)
         return Reply(question, text, basis, [self._contact_json(c) for c in contacts], follow_up, round(confidence, 4),
-                     False, None, district, street, conflicts, None, round((time.perf_counter() - started) * 1000, 2))
+                     False, None, district, street, conflicts, None, round((time.perf_counter() - started) * 1000, 2),
+                     kind="answer")
+
+    def _directory(self, snap, kb: str, question: str, plain: str, ask: OfficeAsk, district: str | None,
+                   street: str | None, started: float) -> Reply | None:
+        """An office question answered from the directory, with the governing clause when an answer applies."""
+        if self.scope_check is not None and self.scope_check(plain, kb) < self.config.min_in_scope:
+            return None
+        match = find_office(snap, plain, district, street, self.config.max_contacts)
+        if match is None or not self.config.directory_ok(match) or not all(holds(c, ask) for c in match.offices):
+            return None
+        text = directory_text(match.offices, ask)
+        basis = [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
+                  "excerpt": c.text, "topics": c.topics, "effective": None} for c in match.offices]
+        confidence = self.config.directory_confidence(match)
+        return Reply(question, text, basis, [self._contact_json(c) for c in match.offices], [], round(confidence, 4),
+                     False, None, district, street, [], None, round((time.perf_counter() - started) * 1000, 2),
+                     kind="directory")
 
     def _escalation(self, snap, kb: str, question: str, district: str | None, street: str | None, confidence: float,
                     why: str, started: float, candidates: list[Chunk]) -> Reply:
@@ -292,8 +371,12 @@ class ReplyComposer:
         return []
 
     @staticmethod
-    def _template(answer: Chunk, clause: Chunk | None, contacts: list[Chunk], conflicts: list[dict]) -> str:
+    def _template(answer: Chunk, clause: Chunk | None, contacts: list[Chunk], conflicts: list[dict],
+                  row: RowPick | None = None) -> str:
         parts = [answer.text.strip()]
+        if row is not None:
+            # The caller's own facts pick one row; it leads, verbatim, and the whole rule follows as the basis.
+            parts.insert(0, f"按您说的{_FACT_WORD.get(row.kind, '情况')}，{row.row}。")
         if clause is not None:
             cite = f"《{clause.title}》" + (f"（{clause.doc_no}）" if clause.doc_no else "") + (clause.article or "")
             parts.append(f"以上答复依据{cite}。")

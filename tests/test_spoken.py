@@ -1,0 +1,74 @@
+"""Spoken questions in the written register, two-in-one splitting, table rows, office questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.reply.directory import office_ask
+from kb.reply.rows import pick_row
+from kb.reply.spoken import parts, written
+
+ALLOWANCE = ("您好，本市户籍年满80周岁的老年人可以领取高龄老年人津贴，按年龄段分档：80周岁至89周岁每人每月100元，"
+             "90周岁至99周岁每人每月500元，100周岁及以上每人每月800元。津贴按月发到老人本人的北京通—养老助残卡。")
+SUBSIDY = ("您好，本市户籍年满60周岁的困难老人可以享受困难老年人养老服务补贴：低保家庭老人和分散供养特困人员每人每月300元，"
+           "低收入家庭老人每人每月200元。")
+
+
+@pytest.mark.parametrize(("spoken", "plain"), [
+    ("我妈82了高龄津贴怎么领", "我母亲82岁高龄津贴怎么领"),
+    ("俺妈那个九十二了，就是说那个高龄的钱咋领啊", "我母亲92岁，高龄的钱怎么领"),
+    ("嗯，那个，海淀哪儿能领结婚证啊", "海淀哪里能领结婚证"),
+    ("你好，请问那个人是谁", "那个人是谁"),
+    ("低保停了咋回事", "低保停了什么原因"),
+    ("", ""),
+])
+def test_written_register(spoken, plain):
+    assert written(spoken) == plain
+
+
+def test_two_questions_are_split_and_context_travels_with_the_first():
+    plain = written("俺家就俺跟俺闺女两口人，俺下岗好几年了，就是说能不能申请那个低保啊？咋申请？")
+    assert parts(plain) == ["我家就我跟我女儿2口人，我下岗好几年了，能不能申请低保？", "怎么申请？"]
+    assert parts(written("低保停了咋回事？还有临时救助咋申请")) == ["低保停了什么原因？", "还有临时救助怎么申请"]
+    assert parts("高龄津贴怎么领") == ["高龄津贴怎么领"]
+    assert parts("我家两口人，都没工作") == ["我家两口人，都没工作"]
+
+
+@pytest.mark.parametrize(("question", "row", "kind"), [
+    ("我母亲82岁高龄津贴怎么领", "80周岁至89周岁每人每月100元", "age"),
+    ("我母亲92岁，每月多少", "90周岁至99周岁每人每月500元", "age"),
+    ("老人103岁了每月多少", "100周岁及以上每人每月800元", "age"),
+])
+def test_age_picks_one_band(question, row, kind):
+    pick = pick_row(question, ALLOWANCE)
+    assert (pick.row, pick.kind) == (row, kind)
+
+
+def test_category_picks_its_row_and_unclear_facts_pick_none():
+    assert pick_row("我家是低收入家庭，老人能补多少", SUBSIDY).row == "低收入家庭老人每人每月200元"
+    assert pick_row("老人75岁能领多少", ALLOWANCE) is None  # below every band
+    assert pick_row("我爸82岁我妈91岁每月多少", ALLOWANCE) is None  # two ages: no single row
+    assert pick_row("每月多少", ALLOWANCE) is None
+    assert pick_row("92岁每月多少", "高龄津贴每人每月500元。") is None  # one amount is not a table
+
+
+def test_grade_picks_its_row():
+    text = "一级残疾人每月补贴400元，二级残疾人每月补贴300元，三级、四级残疾人每月补贴100元。"
+    assert pick_row("我是2级残疾能领多少", text).row == "二级残疾人每月补贴300元"
+    assert pick_row("三级的呢", text).row == "三级、四级残疾人每月补贴100元"
+
+
+@pytest.mark.parametrize(("question", "fields"), [
+    ("海淀哪里能领结婚证", ("address",)),
+    ("丰台区的敬老院电话多少", ("phone",)),
+    ("街道民政科几点上班", ("hours",)),
+    ("去殡仪馆要不要预约", ("appointment",)),
+    ("低保找谁办，在哪", ("address", "office")),
+])
+def test_office_questions(question, fields):
+    assert office_ask(question).fields == fields
+
+
+@pytest.mark.parametrize("question", ["低保申请要带什么材料", "高龄津贴多少钱", "我能不能申请低保", "残疾证怎么办理"])
+def test_rule_questions_are_not_office_questions(question):
+    assert office_ask(question) is None
