@@ -291,6 +291,24 @@ def eval_reply(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@app.command("calibrate")
+def calibrate(
+    split: Annotated[list[str] | None, typer.Option("--split", help="dev 划分（默认 dev 与 dev2）；test 不可用")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="默认 corpus/reply_calibration.json")] = None,
+) -> None:
+    """在 dev 问题上拟合建议答复的可靠度模型并选阈值（交叉验证），写入 corpus/reply_calibration.json。"""
+    from eval.calibrate import run_calibration
+
+    try:
+        result = run_calibration(Settings(), tuple(split or ("dev", "dev2")), out)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    m = result["model"]
+    console.print(f"已写入 {result['path']}：{m['trained_on']['questions']} 个问题、{m['trained_on']['rows']} 个候选，"
+                  f"阈值 {m['threshold']}；交叉验证（dev）：{m['trained_on']['cv']}")
+
+
 @eval_app.command("laws")
 def eval_laws(out: Annotated[Path | None, typer.Option("--out")] = None,
               no_context: Annotated[bool, typer.Option("--no-context", help="分块不带标题与章节（对照）")] = False) -> None:

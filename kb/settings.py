@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=400, ge=100, description="Target policy chunk size in characters")
     chunk_overlap: int = Field(default=40, ge=0)
     chunk_context: bool = Field(default=True, description="Prefix each policy chunk with its title and 章/节 (off only to measure what it buys)")
+    reply_calibration: bool = Field(default=True, description="Read replies out by the dev-fitted probability in corpus/reply_calibration.json (off: the hand-set gates)")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # Ticket exports for reports are whole months or years of rows: their own, larger limit.
     report_max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)

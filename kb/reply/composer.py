@@ -19,6 +19,7 @@ import numpy as np
 
 from kb.errors import InvalidQuery
 from kb.records import Chunk
+from kb.reply.calibration import Calibration, feature_vector
 from kb.reply.directory import OfficeAsk, directory_text, find_office, holds, office_ask
 from kb.reply.followups import FollowUpRules
 from kb.reply.rows import RowPick, pick_row
@@ -72,6 +73,7 @@ class Answerability:
     in_scope: float | None
     type_ok: bool
     forecast_or_live: bool = False
+    features: list[float] = field(default_factory=list)  # kb/reply/calibration.py FEATURES
 
     def failed(self, cfg: ReplyConfig, best_cosine: float | None = None) -> str | None:
         """Why this answer must not be read out; ``best_cosine`` is the best candidate's similarity,
@@ -160,6 +162,7 @@ class ReplyComposer:
         config: ReplyConfig | None = None,
         scope_check: Callable[[str, str], float] | None = None,
         route: Callable[[str, str], Any] | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         """``route``: the ticket classifier's decision for a question (industry, subtopic, department), which
         tells an escalation where to transfer: this kb's office for the subtopic, or another department."""
@@ -168,6 +171,7 @@ class ReplyComposer:
         self.config = config or ReplyConfig()
         self.scope_check = scope_check
         self.route = route
+        self.calibration = calibration
         self._token_cache: dict[tuple[str, int], set[str]] = {}
 
     def _answer_tokens(self, answer: Chunk) -> set[str]:
@@ -177,7 +181,7 @@ class ReplyComposer:
         return self._token_cache[key]
 
     def answerability(self, kb: str, question: str, answers: list[Chunk], qv: np.ndarray | None = None,
-                      index=None) -> list[Answerability]:
+                      index=None, hits: list | None = None) -> list[Answerability]:
         """Gate features of each candidate answer; the question is embedded (unless given) and classified once.
 
         ``index`` is the request's snapshot; without one the live index is used."""
@@ -187,12 +191,15 @@ class ReplyComposer:
         in_scope = self.scope_check(question, kb) if self.scope_check else None
         forecast = bool(_FORECAST_OR_LIVE.search(question))
         out = []
-        for answer in answers:
-            cosine = float((index.chunk_vectors(index.position[answer.id]) @ qv).max())
+        cosines = [float((index.chunk_vectors(index.position[a.id]) @ qv).max()) for a in answers]
+        for rank, (answer, cosine) in enumerate(zip(answers, cosines)):
             a_tokens = self._answer_tokens(answer)
             coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
             type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
-            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast))
+            hit = hits[rank] if hits else None
+            x = feature_vector(cosine, cosines[0], cosines[1] if len(cosines) > 1 else 0.0, coverage, in_scope, rank,
+                               hit.dense_rank if hit else None, hit.bm25_rank if hit else None)
+            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast, x))
         return out
 
     def compose(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -234,7 +241,10 @@ class ReplyComposer:
         answers = found.hits
         if not answers:
             return _Choice(text, None, 0.0, "知识库中没有相关的标准答复", [])
-        gates = self.answerability(kb, text, [h.chunk for h in answers], found.query_vector, snap.searcher.index)
+        gates = self.answerability(kb, text, [h.chunk for h in answers], found.query_vector, snap.searcher.index, answers)
+        if self.calibration is not None:
+            best, confidence, failure = self._calibrated(answers, gates)
+            return _Choice(text, best, confidence, failure, answers)
         top = gates[0].cosine
         best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
         if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
@@ -246,6 +256,33 @@ class ReplyComposer:
                     best, confidence, failure = hit.chunk, gate.confidence, None
                     break
         return _Choice(text, best, confidence, failure, answers)
+
+    def _calibrated(self, answers: list, gates: list[Answerability]) -> tuple[Chunk, float, str | None]:
+        """The candidate most likely right by the dev-fitted model; read out when that probability reaches
+        the threshold. Forecasts, other kbs' questions and answers lacking the asked kind of fact are refused
+        whatever the model says."""
+        cal = self.calibration
+        first = gates[0]
+        if first.forecast_or_live:
+            return answers[0].chunk, 0.0, "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
+        if first.in_scope is not None and first.in_scope < self.config.min_in_scope:
+            return answers[0].chunk, 0.0, f"问题属于本知识库职责的概率仅 {first.in_scope:.2f}，可能属于其他部门"
+        eligible = [(cal.probability(g.features), i) for i, g in enumerate(gates) if g.type_ok]
+        if not eligible:
+            return answers[0].chunk, 0.0, "来电人询问的具体信息（金额、比例或日期）不在标准答复中"
+        p, i = max(eligible)
+        if p < cal.threshold:
+            return answers[i].chunk, p, f"最接近的标准答复可靠度 {p:.2f} 低于 {cal.threshold:.2f}"
+        return answers[i].chunk, p, None
+
+    def candidates(self, kb: str, text: str, district: str | None = None) -> tuple[list, list[Answerability]]:
+        """The answer candidates of one written-form question and their gate features (for calibration)."""
+        snap = self.service.snapshot(kb)
+        found = snap.searcher.search(SearchRequest(text, top_k=5, libraries=["answer"], district=district, snippets=False))
+        if not found.hits:
+            return [], []
+        return found.hits, self.answerability(kb, text, [h.chunk for h in found.hits], found.query_vector,
+                                              snap.searcher.index, found.hits)
 
     def _answer_reply(self, snap, kb: str, question: str, plain: str, answered: list[_Choice], transfers: list[str],
                       district: str | None, street: str | None, started: float) -> Reply:

@@ -13,6 +13,7 @@ import time
 
 from kb.errors import InvalidQuery
 from kb.privacy import mask
+from kb.reply.calibration import Calibration
 from kb.reply.composer import Reply, ReplyComposer
 from kb.reply.facts import check_grounding
 from kb.reply.followups import FollowUpRules
@@ -20,6 +21,7 @@ from kb.service import KnowledgeService
 from kb.settings import Settings
 
 log = logging.getLogger("kb.reply")
+CALIBRATION_FILE = "reply_calibration.json"
 
 PROMPT = (
     "你是北京12345热线民政坐席的助手。请把下面的参考答复改写成坐席可以直接念给来电人的口语化答复，"
@@ -34,8 +36,10 @@ class ReplyService:
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
         clf = classifier if classifier is not None else _load_classifier(settings, service)
+        calibration = Calibration.load(settings.corpus_dir / CALIBRATION_FILE) if settings.reply_calibration else None
         self.composer = ReplyComposer(service, rules, scope_check=_scope_check(service, clf),
-                                      route=(lambda q, kb: clf.classify(q, kb)) if clf is not None else None)
+                                      route=(lambda q, kb: clf.classify(q, kb)) if clf is not None else None,
+                                      calibration=calibration)
         self._llm = None
 
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
