@@ -150,7 +150,9 @@ function showErrors(err) {
       slot.closest(".field").classList.add("invalid");
     } else general.push(e.field && e.field !== "(记录)" ? `${e.field}：${e.reason}` : e.reason);
   }
-  $("form-error").textContent = [err.message, ...general].join("；");
+  const placed = errors.length - general.length;
+  const head = placed && !general.length ? `未保存：${placed} 处需要修改，见各字段旁的红字` : placed ? `未保存：${placed} 处见各字段旁的红字` : err.message;
+  $("form-error").textContent = placed ? [head, ...general].join("；") : err.message;  // the detail lists them all
   document.querySelector(".field.invalid textarea, .field.invalid input, .field.invalid select")?.focus();
 }
 
@@ -224,7 +226,8 @@ async function loadHistory() {
   E.history = body.revisions;
   const last = E.history.length;
   rows("revisions", E.history.slice().reverse().map((h) => {
-    const diff = h.diff.map((d) => d.field).join("、");
+    const labels = Object.fromEntries(E.forms[E.library].fields.map((f) => [f.name, f.label.replace(/（.*）$/, "")]));
+    const diff = h.diff.map((d) => labels[d.field] || d.field).join("、");
     const restore = h.revision === E.revision ? `<span class="meta">当前版本</span>`
       : `<button type="button" class="small restore" data-rev="${h.revision}">恢复此版本</button>`;
     return `<tr data-rev="${h.revision}"><td><input type="checkbox" class="pick" value="${h.revision}"` +
