@@ -226,7 +226,7 @@ async function loadHistory() {
   E.history = body.revisions;
   const last = E.history.length;
   rows("revisions", E.history.slice().reverse().map((h) => {
-    const labels = Object.fromEntries(E.forms[E.library].fields.map((f) => [f.name, f.label.replace(/（.*）$/, "")]));
+    const labels = Object.fromEntries(E.forms[E.library].fields.map((f) => [f.name, short(f.label)]));
     const diff = h.diff.map((d) => labels[d.field] || d.field).join("、");
     const restore = h.revision === E.revision ? `<span class="meta">当前版本</span>`
       : `<button type="button" class="small restore" data-rev="${h.revision}">恢复此版本</button>`;
@@ -244,6 +244,20 @@ function shown(v) {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
+const short = (label) => label.replace(/（.*）$/, "");
+
+// The changed stretch of two texts (what lies between their common start and common end), marked on both sides:
+// an edit usually changes one phrase of a long answer, and this shows which.
+function marks(x, y) {
+  let start = 0;
+  while (start < x.length && start < y.length && x[start] === y[start]) start += 1;
+  let end = 0;
+  while (end < x.length - start && end < y.length - start && x[x.length - 1 - end] === y[y.length - 1 - end]) end += 1;
+  const cut = (t, tag) => escapeHtml(t.slice(0, start)) + (t.length - end > start ? `<${tag}>${escapeHtml(t.slice(start, t.length - end))}</${tag}>` : "") +
+    escapeHtml(t.slice(t.length - end));
+  return [cut(x, "del"), cut(y, "ins")];
+}
+
 async function compare() {
   const picked = [...document.querySelectorAll(".pick:checked")].map((c) => Number(c.value)).sort((a, b) => a - b);
   if (picked.length !== 2) { status("请勾选两个版本进行对比", true); return; }
@@ -252,8 +266,9 @@ async function compare() {
   const names = [...new Set([...Object.keys(labels), ...Object.keys(a.record), ...Object.keys(b.record)])];
   const body = names.filter((n) => n in a.record || n in b.record).map((n) => {
     const [x, y] = [shown(a.record[n]), shown(b.record[n])];
-    return `<tr class="${x === y ? "same" : "changed"}" data-field="${escapeHtml(n)}"><th>${escapeHtml(labels[n] || n)}</th>` +
-      `<td class="old">${escapeHtml(x)}</td><td class="new">${escapeHtml(y)}</td></tr>`;
+    const [old, now] = x === y ? [escapeHtml(x), escapeHtml(y)] : marks(x, y);
+    return `<tr class="${x === y ? "same" : "changed"}" data-field="${escapeHtml(n)}"><th>${escapeHtml(short(labels[n] || n))}</th>` +
+      `<td class="old">${old}</td><td class="new">${now}</td></tr>`;
   }).join("");
   const head = (r) => `第 ${r.revision} 版 · ${escapeHtml(beijing(r.time))} · ${escapeHtml(r.author)}${r.reason ? ` · ${escapeHtml(r.reason)}` : ""}`;
   $("diff").innerHTML = `<table><thead><tr><th>字段</th><th>${head(a)}</th><th>${head(b)}</th></tr></thead><tbody>${body}</tbody></table>`;
@@ -443,6 +458,7 @@ function initCheck() {
 setupCommon();
 if (params.get("kb")) $("kb").value = params.get("kb");
 const name = $("manage").dataset.page;
-document.querySelector(`.mnav a[data-nav="${name}"]`)?.setAttribute("aria-current", "page");
+const current = name === "edit" && params.get("id") ? null : name;  // editing a record is not 新建记录
+document.querySelector(`.mnav a[data-nav="${current}"]`)?.setAttribute("aria-current", "page");
 for (const a of document.querySelectorAll(".mnav a")) a.addEventListener("click", () => { a.href += `?kb=${enc(kb())}`; });
 Promise.resolve(PAGES[name]()).catch((e) => status(e.message, true)).finally(() => { document.body.dataset.ready = "1"; });
