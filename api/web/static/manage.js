@@ -194,6 +194,7 @@ async function save(overwriteFrom = null) {
       E.id = body.id;
       history.replaceState(null, "", `/manage/edit?kb=${enc(kb())}&id=${enc(body.id)}`);
       $("new-library").hidden = true;
+      document.querySelector(".mnav a[aria-current]")?.removeAttribute("aria-current");
     }
     $("stale").hidden = true;
     showRecord(body);
