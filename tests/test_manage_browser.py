@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import statistics
-import threading
 import time
 
 import httpx
@@ -21,7 +20,7 @@ import pytest
 from ingest.pipeline import run_ingest
 from kb.lifecycle import beijing_today
 from tests.conftest import MINI, key_for, make_settings
-from tests.test_web_browser import ARGS, CHROMIUM, SHOTS, _ask, _free_port, _open
+from tests.test_web_browser import ARGS, CHROMIUM, SHOTS, _ask, _open, uvicorn_server
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,21 +45,10 @@ def mini_site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(mini_site):
-    import uvicorn
-
     from api.app import create_app
 
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(mini_site), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with uvicorn_server(create_app(mini_site)) as (url, _):
+        yield url
     SHOTS.mkdir(exist_ok=True)
     (SHOTS / "manage-timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -8,14 +8,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from api.auth import Manager, require
 from api.routes.records import _check_kb
-from api.schemas_records import AuditResponse
+from api.schemas_records import AuditResponse, RevisionResponse
 from kb.lifecycle import beijing_today
 from kb.recordforms import all_forms
 from kb.upcoming import upcoming
@@ -40,18 +40,6 @@ class LibraryForm(BaseModel):
 
 class FormsResponse(BaseModel):
     libraries: list[LibraryForm]
-
-
-class RevisionResponse(BaseModel):
-    kb: str
-    id: str
-    revision: int
-    time: str
-    author: str
-    reason: str
-    action: str
-    status: str
-    record: dict[str, Any]
 
 
 class CitationItem(BaseModel):
