@@ -245,6 +245,36 @@ def test_upload_preview_shows_the_rejected_row_and_stores_nothing_until_confirme
     assert httpx.get(f"{server}/v1/kbs/mini/records/t-con-0101", headers=_manager(mini_site)).status_code == 404
 
 
+def test_an_upload_with_no_valid_row_cannot_be_confirmed(page, server, mini_site, tmp_path):
+    upload = tmp_path / "全错.csv"
+    upload.write_bytes("id,unit,level,district,street,phone,topics\r\n"
+                       "t-con-0200,某单位,省,,,010-0200-0200,elderly_allowance\r\n".encode("gbk"))
+    page.goto(server + "/manage/upload?kb=mini")
+    page.set_input_files("#files", str(upload))
+    page.select_option("#upload-library", "contact")
+    page.click("#preview")
+    page.wait_for_selector("#preview-result:not([hidden])")
+    assert page.inner_text("#preview-title") == "预览：没有可导入的新增或更新内容"
+    assert page.inner_text("#preview-summary") == "文件 1 个：新增 0 条，更新 0 条，未变 0 条，拒收 1 条"
+    cells = page.locator("#rejections tbody tr").first.locator("td").all_inner_texts()
+    assert cells == ["全错.csv", "第2行", "t-con-0200", "level", "取值“省”无效，可选：市、区、街乡镇"]
+    assert page.locator("#confirm").is_hidden()
+    page.screenshot(path=str(SHOTS / "manage-upload-refused.png"), full_page=True)
+    assert httpx.get(f"{server}/v1/kbs/mini/records/t-con-0200", headers=_manager(mini_site)).status_code == 404
+
+
+def test_an_agent_gets_the_chinese_refusal_on_the_manager_pages(browser, server, mini_site):
+    context = browser.new_context(locale="zh-CN")
+    assert context.request.post(server + "/v1/login", data={"key": key_for(mini_site, "test-agent", "agent")}).status == 200
+    pg = context.new_page()
+    pg.goto(server + "/manage?kb=mini")
+    pg.wait_for_function("document.querySelector('#status').classList.contains('err')")
+    assert pg.inner_text("#status") == "当前身份“test-agent”（坐席/工单处理）无权执行此操作，需要：知识管理员、系统管理员"
+    assert pg.locator("#records tbody tr[data-id]").count() == 0
+    pg.screenshot(path=str(SHOTS / "manage-agent-refused.png"))
+    context.close()
+
+
 def test_create_then_retire_with_a_reason(page, server, mini_site):
     page.goto(server + "/manage/edit?kb=mini&library=answer")
     page.wait_for_selector("#f-question")
@@ -278,13 +308,29 @@ def test_create_then_retire_with_a_reason(page, server, mini_site):
 def test_lifecycle_shows_the_expiring_policy_and_the_answers_citing_it(page, server, mini_site):
     expires = (beijing_today() + dt.timedelta(days=20)).isoformat()
     _put(server, mini_site, "t-pol-allowance-2025", {"expires": expires}, "到期")
+    effective = (beijing_today() + dt.timedelta(days=10)).isoformat()
+    page.goto(server + "/manage/edit?kb=mini&library=policy")
+    page.wait_for_selector("#f-body")
+    assert page.input_value("#f-status") == ""
+    page.fill("#f-id", "t-pol-card-2027")
+    page.fill("#f-topics", "elderly_allowance")
+    page.fill("#f-title", "测试市养老助残卡管理办法")
+    page.fill("#f-doc_no", "测民老发〔2026〕9号")
+    page.fill("#f-effective", effective)
+    page.fill("#f-body", "# 测试市养老助残卡管理办法\n\n第一条　养老助残卡丢失的，持卡人可以向社区服务站申请补办。\n")
+    page.click("#save")
+    page.wait_for_function("document.querySelector('#saved').innerText.startsWith('已保存第 1 版')", timeout=60000)
+    created = _get(server, mini_site, "t-pol-card-2027").json()["record"]
+    assert (created["status"], created["effective"], created["scope"]) == ("有效", effective, "北京市")
     page.goto(server + "/manage/lifecycle?kb=mini")
     page.wait_for_selector('#events tr[data-id="t-pol-allowance-2025"]')
+    cells = page.locator('#events tr[data-id="t-pol-card-2027"] td').all_inner_texts()
+    assert cells == [effective, "生效", "10 天", "测试市养老助残卡管理办法", "测民老发〔2026〕9号", "未生效", "无标准答复引用"]
     cells = page.locator('#events tr[data-id="t-pol-allowance-2025"] td').all_inner_texts()
     assert cells == [expires, "失效", "20 天", "测试市老年人津贴发放办法", "测民老发〔2025〕3号", "有效",
                      "高龄津贴的发放标准是多少？（第二条）\n高龄津贴去哪里申请？（第三条）"]
     page.screenshot(path=str(SHOTS / "manage-lifecycle.png"), full_page=True)
-    page.fill("#life-filters input[name=days]", "10")
+    page.fill("#life-filters input[name=days]", "9")
     page.click("#life-filters button")
     page.wait_for_function("document.querySelector('#events tbody').innerText === '无'")
 

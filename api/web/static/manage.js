@@ -120,13 +120,15 @@ function collect() {
   for (const f of E.forms[E.library].fields) {
     const raw = $(`f-${f.name}`).value;
     const text = raw.trim();
+    if (!E.id && !f.required && !text) { delete record[f.name]; continue; }  // a new record gets the schema's defaults
     if (f.kind === "lines") record[f.name] = text ? text.split("\n").map((s) => s.trim()).filter(Boolean) : [];
     else if (f.kind === "refs") {
       record[f.name] = text ? text.split("\n").map((s) => s.trim()).filter(Boolean).map((s) => {
         const [doc, ...article] = s.split("#");
         return {doc: doc.trim(), article: article.join("#").trim()};
       }) : [];
-    } else if (f.kind === "date" || (f.kind === "choice" && !f.required) || f.name === "successor") record[f.name] = text || null;
+    } else if (f.kind === "choice" && !f.required && !text) delete record[f.name];  // the schema's default applies
+    else if (f.kind === "date" || f.name === "successor") record[f.name] = text || null;
     else record[f.name] = f.name === "body" ? raw : text;
   }
   return record;
@@ -343,12 +345,13 @@ async function sendUpload(dryRun) {
 }
 
 function showUpload(body, dryRun) {
-  $("preview-title").textContent = dryRun ? "预览：以下内容尚未保存" : "已导入";
+  const nothing = body.added + body.updated === 0;
+  $("preview-title").textContent = !dryRun ? "已导入" : nothing ? "预览：没有可导入的新增或更新内容" : "预览：以下内容尚未保存";
   $("preview-summary").innerHTML = `文件 ${body.files} 个：<b data-n="added">新增 ${body.added}</b> 条，<b data-n="updated">更新 ${body.updated}</b> 条，` +
     `未变 ${body.unchanged} 条，<b class="bad" data-n="rejected">拒收 ${body.rejected}</b> 条` + (dryRun ? "" : `；索引版本 ${escapeHtml(body.version)}`);
   $("preview-warnings").innerHTML = [...body.conflicts.map((c) => `冲突：${c}`), ...body.warnings].map((w) => `<li>${escapeHtml(w)}</li>`).join("");
   rejections(body.rejections);
-  $("confirm").hidden = !dryRun || body.added + body.updated === 0;
+  $("confirm").hidden = !dryRun || nothing;
   $("cancel").hidden = !dryRun;
   $("preview-result").hidden = false;
 }
