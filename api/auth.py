@@ -2,6 +2,7 @@
 
 A request carries ``Authorization: Bearer <key>`` or the console's session cookie.
 With ``KB_AUTH=off`` (only allowed on a loopback address) everyone is a local admin.
+The role rule itself (who may read which audit trail, …) is written once, above ``ROLES`` in kb/keys.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
-from api.routes import assist, changes, classify_file, feedback, pages, places
+from api.routes import assist, changes, classify_file, feedback, manage, manage_pages, pages, places
 from kb.settings import Settings
 
 
@@ -16,7 +16,9 @@ def install_console(app: FastAPI) -> None:
     """The pages are public (they ask for a login on the first 401); every API route they call needs a role."""
     for module in (places, changes, feedback, assist, classify_file):
         app.include_router(module.router, dependencies=[ANY_ROLE])
+    app.include_router(manage.router)  # each route names its roles (manager; forms also reviewer)
     app.include_router(pages.router)
+    app.include_router(manage_pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
 

@@ -60,14 +60,25 @@ class FieldChange(BaseModel):
     new: Any = None
 
 
-class HistoryItem(BaseModel):
+class RevisionMeta(BaseModel):
     revision: int
     time: str
     author: str
     reason: str
     action: str
     status: str
+
+
+class HistoryItem(RevisionMeta):
     diff: list[FieldChange]
+
+
+class RevisionResponse(RevisionMeta):
+    """One past revision in full (the side-by-side diff of the manager's history)."""
+
+    kb: str
+    id: str
+    record: dict[str, Any]
 
 
 class HistoryResponse(BaseModel):

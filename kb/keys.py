@@ -21,6 +21,12 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert,
 from kb.errors import Conflict, InvalidQuery, NotAuthenticated
 from kb.store import RecordStore, append_audit, metadata, now_iso
 
+# Who may do what (the routers apply it through api/auth.py ``require``; admin may do everything):
+#   agent     search, reply, classify, contacts, changes, feedback, the call assistant
+#   reviewer  + read records and the record forms (review queue and drafts: their own routes)
+#   manager   + edit, retire, restore and upload records, the check report, the lifecycle, and the audit trail of
+#             a knowledge base (GET /v1/kbs/{kb}/audit: only entries that name that kb - edits, ingests, publishes)
+#   admin     + the whole audit trail (GET /v1/audit, incl. key changes and logins), export, keys
 ROLES = ("agent", "manager", "reviewer", "admin")
 ROLE_NAMES = {"agent": "坐席/工单处理", "manager": "知识管理员", "reviewer": "质检评审", "admin": "系统管理员"}
 NAME = re.compile(r"^[A-Za-z0-9_\-.\u4e00-\u9fff]{1,64}$")

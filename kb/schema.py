@@ -170,7 +170,8 @@ def explain(error: ValidationError) -> list[tuple[str, str]]:
         if etype == "value_error":
             reason = str(e["msg"]).removeprefix("Value error, ")
         elif etype == "literal_error":
-            reason = f"取值“{e.get('input')}”无效，可选：{e['ctx']['expected']}"
+            options = re.findall(r"'([^']*)'", str(e["ctx"]["expected"]))  # pydantic's "'市', '区' or '街乡镇'"
+            reason = f"取值“{e.get('input')}”无效，可选：{'、'.join(options) or e['ctx']['expected']}"
         elif etype == "too_short":
             reason = f"至少需要 {e['ctx'].get('min_length')} 项"
         else:

@@ -295,7 +295,11 @@ class RecordStore:
         return sorted(out, key=lambda s: s.id)
 
     def list(self, kb: str, library: str | None = None, q: str | None = None, status: str | None = None,
-             updated_by: str | None = None, page: int = 1, page_size: int = 50) -> tuple[int, list[RecordState]]:
+             updated_by: str | None = None, page: int = 1, page_size: int = 50, *, topic: str | None = None,
+             text: str | None = None, updated_before: str | None = None) -> tuple[int, list[RecordState]]:
+        """One page of a kb's records. ``q`` matches id or title in SQL; ``topic`` and ``text`` (anywhere in the
+        content) are matched in Python on the current revisions, because the JSON column stores Chinese as
+        escapes that LIKE cannot see; a kb holds thousands of records, not millions."""
         query = select(records).where(records.c.kb == kb)
         if library:
             query = query.where(records.c.library == library)
@@ -303,14 +307,36 @@ class RecordStore:
             query = query.where(records.c.status == status)
         if updated_by:
             query = query.where(records.c.updated_by == updated_by)
+        if updated_before:
+            query = query.where(records.c.updated < updated_before)
         if q:
             like = f"%{q}%"
             query = query.where(or_(records.c.title.like(like), records.c.id.like(like)))
+        query = query.order_by(records.c.library, records.c.id)
+        if topic or text:
+            return self._list_by_content(query, topic, text, page, page_size)
         with self.engine.connect() as c:
             total = c.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            rows = c.execute(query.order_by(records.c.library, records.c.id)
-                             .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+            rows = c.execute(query.limit(page_size).offset((page - 1) * page_size)).mappings().all()
         return total, [_state({**r, "content": {}}) for r in rows]
+
+    def _list_by_content(self, query: Any, topic: str | None, text: str | None, page: int,
+                         page_size: int) -> tuple[int, list[RecordState]]:
+        current = query.add_columns(revisions.c.content).join(
+            revisions, (revisions.c.kb == records.c.kb) & (revisions.c.record_id == records.c.id)
+            & (revisions.c.revision == records.c.revision))
+        needle = text.casefold() if text else ""
+        matched: list[RecordState] = []
+        with self.engine.connect() as c:
+            for row in c.execute(current).mappings():
+                content = row["content"] or {}
+                if topic and topic not in (content.get("topics") or []):
+                    continue
+                if needle and needle not in json.dumps(content, ensure_ascii=False).casefold():
+                    continue
+                matched.append(_state({**row, "content": {}}))
+        start = (page - 1) * page_size
+        return len(matched), matched[start:start + page_size]
 
     def history(self, kb: str, record_id: str) -> list[dict[str, Any]]:
         self.get(kb, record_id)
@@ -484,7 +510,9 @@ class RecordStore:
 
     # ---- audit ---------------------------------------------------------------------------------
     def audit_entries(self, kb: str | None = None, actor: str | None = None, since: str | None = None,
-                      until: str | None = None, record_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+                      until: str | None = None, record_id: str | None = None, limit: int = 1000,
+                      newest_first: bool = False) -> list[AuditEntry]:
+        """Entries in chain order (oldest first), or the newest ``limit`` of them newest first."""
         query = select(audit)
         if kb:
             query = query.where(audit.c.kb == kb)
@@ -497,7 +525,8 @@ class RecordStore:
         if until:
             query = query.where(audit.c.time <= until + ("T23:59:59.999999Z" if len(until) == 10 else ""))
         with self.engine.connect() as c:
-            rows = c.execute(query.order_by(audit.c.seq).limit(limit)).mappings().all()
+            order = audit.c.seq.desc() if newest_first else audit.c.seq
+            rows = c.execute(query.order_by(order).limit(limit)).mappings().all()
         return [AuditEntry(**dict(r)) for r in rows]
 
     def verify_audit(self) -> tuple[int, list[str]]:

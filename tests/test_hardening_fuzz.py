@@ -31,6 +31,8 @@ FUZZED_WRITES = {
     "GET /v1/kbs/{kb}/check", "POST /v1/kbs/{kb}/documents", "GET /v1/audit", "GET /v1/kbs/{kb}/export",
     "GET /v1/places", "GET /v1/changes", "POST /v1/feedback", "POST /v1/assist",
     "POST /v1/reports", "GET /v1/reports/{report_id}/{filename}", "GET /v1/classify/file/{token}",
+    "GET /v1/record-forms", "GET /v1/kbs/{kb}/records/{record_id}/revisions/{revision}", "GET /v1/kbs/{kb}/lifecycle",
+    "GET /v1/kbs/{kb}/audit",
 }
 
 

@@ -11,6 +11,8 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,24 +42,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(sample_settings, sample_classifier):
+@contextmanager
+def uvicorn_server(app) -> Iterator[tuple[str, object]]:
+    """(base URL, uvicorn server) of ``app`` served on a free loopback port in a thread, for the block's length."""
     import uvicorn
 
-    from api.app import create_app
-
     port = _free_port()
-    config = uvicorn.Config(create_app(sample_settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not srv.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", srv
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}", srv
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(sample_settings, sample_classifier):
+    from api.app import create_app
+
+    with uvicorn_server(create_app(sample_settings)) as served:
+        yield served
     SHOTS.mkdir(exist_ok=True)
     (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
 

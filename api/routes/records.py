@@ -7,6 +7,7 @@ one record cannot silently overwrite each other.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -67,12 +68,21 @@ def _respond(response: Response, state: RecordState) -> None:
 
 
 @router.get("/records", response_model=RecordListResponse)
-def list_records(request: Request, kb: str, _: Manager, library: str | None = None, q: str | None = None,
+def list_records(request: Request, kb: str, _: Manager, library: str | None = None,
+                 q: Annotated[str | None, Query(max_length=200, description="编号或标题中包含")] = None,
                  status: str | None = None, updated_by: str | None = None,
+                 topic: Annotated[str | None, Query(max_length=80, description="主题代码")] = None,
+                 text: Annotated[str | None, Query(max_length=200, description="全文：记录任一字段中包含")] = None,
+                 not_reviewed_days: Annotated[int | None, Query(ge=1, le=36500,
+                                                                description="超过这么多天未更新（未复核）")] = None,
                  page: Annotated[int, Query(ge=1, le=100000)] = 1,
                  page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
     _check_kb(request, kb)
-    total, states = _store(request).list(kb, library, q, status, updated_by, page, page_size)
+    before = None
+    if not_reviewed_days is not None:
+        before = (dt.datetime.now(dt.UTC) - dt.timedelta(days=not_reviewed_days)).strftime("%Y-%m-%dT%H:%M:%S")
+    total, states = _store(request).list(kb, library, q, status, updated_by, page, page_size, topic=topic or None,
+                                         text=(text or "").strip() or None, updated_before=before)
     return {"kb": kb, "total": total, "page": page, "page_size": page_size, "records": [s.summary() for s in states]}
 
 
