@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.reply.directory import office_ask
+from kb.reply.notknowledge import not_knowledge
 from kb.reply.rows import pick_row
 from kb.reply.spoken import parts, written
 
@@ -72,3 +73,45 @@ def test_office_questions(question, fields):
 @pytest.mark.parametrize("question", ["低保申请要带什么材料", "高龄津贴多少钱", "我能不能申请低保", "残疾证怎么办理"])
 def test_rule_questions_are_not_office_questions(question):
     assert office_ask(question) is None
+
+
+@pytest.mark.parametrize(("question", "word"), [
+    ("明年高龄津贴涨不涨", "政策调整预期"),
+    ("听说明年低保要全部取消了，是真的吗", "政策调整预期"),
+    ("网上说老年卡坐公交要收费了", "传闻"),
+    ("我上个月交的低保申请，到现在批了没有", "办理进度"),
+    ("第一社会福利院现在还有空床位吗", "实时情况"),
+    ("社区主任收了我500块钱才开证明，这算不算受贿", "法律判断"),
+])
+def test_questions_no_library_answers(question, word):
+    assert word in not_knowledge(written(question))
+
+
+@pytest.mark.parametrize("question", ["高龄津贴每月多少钱", "我妈刚满80岁，高龄津贴怎么还没到账", "低保申请要带什么材料",
+                                      "离婚冷静期是多少天"])
+def test_rule_questions_are_knowledge(question):
+    assert not_knowledge(written(question)) is None
+
+
+def test_damaged_calibration_file_is_a_chinese_error(tmp_path):
+    from kb.reply.calibration import Calibration
+
+    assert Calibration.load(tmp_path / "absent.json") is None
+    bad = tmp_path / "reply_calibration.json"
+    bad.write_text("{不是 JSON", encoding="utf-8")
+    with pytest.raises(ValueError, match="答复可靠度模型文件损坏"):
+        Calibration.load(bad)
+    bad.write_text('{"features": ["cosine"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5,'
+                   ' "trained_on": {}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="特征"):
+        Calibration.load(bad)
+
+
+def test_shipped_calibration_was_fitted_on_dev_only():
+    from kb.reply.calibration import FEATURES, Calibration
+    from kb.settings import PROJECT_ROOT
+
+    cal = Calibration.load(PROJECT_ROOT / "corpus" / "reply_calibration.json")
+    assert tuple(cal.features) == FEATURES
+    assert set(cal.trained_on["splits"]) <= {"dev", "dev2"}
+    assert 0.0 < cal.threshold < 1.0

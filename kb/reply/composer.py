@@ -22,6 +22,7 @@ from kb.records import Chunk
 from kb.reply.calibration import Calibration, feature_vector
 from kb.reply.directory import OfficeAsk, directory_text, find_office, holds, office_ask
 from kb.reply.followups import FollowUpRules
+from kb.reply.notknowledge import not_knowledge
 from kb.reply.rows import RowPick, pick_row
 from kb.reply.spoken import parts, written
 from kb.search import SearchRequest
@@ -73,13 +74,14 @@ class Answerability:
     in_scope: float | None
     type_ok: bool
     forecast_or_live: bool = False
+    outside: str = ""  # why no standard answer can answer it (kb/reply/notknowledge.py)
     features: list[float] = field(default_factory=list)  # kb/reply/calibration.py FEATURES
 
     def failed(self, cfg: ReplyConfig, best_cosine: float | None = None) -> str | None:
         """Why this answer must not be read out; ``best_cosine`` is the best candidate's similarity,
         which decides whether the knowledge base knows the question at all."""
         if self.forecast_or_live:
-            return "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
+            return self.outside or "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
         top = self.cosine if best_cosine is None else best_cosine
         if top < cfg.min_cosine:
             return f"最接近的标准答复相似度 {top:.3f} 低于 {cfg.min_cosine}"
@@ -189,7 +191,9 @@ class ReplyComposer:
         qv = self.service.embedder.embed_query(question) if qv is None else qv
         q_tokens = set(self.service.tokenizer.tokens(question))
         in_scope = self.scope_check(question, kb) if self.scope_check else None
-        forecast = bool(_FORECAST_OR_LIVE.search(question))
+        outside = not_knowledge(question) or ("来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
+                                               if _FORECAST_OR_LIVE.search(question) else "")
+        forecast = bool(outside)
         out = []
         cosines = [float((index.chunk_vectors(index.position[a.id]) @ qv).max()) for a in answers]
         for rank, (answer, cosine) in enumerate(zip(answers, cosines)):
@@ -199,7 +203,7 @@ class ReplyComposer:
             hit = hits[rank] if hits else None
             x = feature_vector(cosine, cosines[0], cosines[1] if len(cosines) > 1 else 0.0, coverage, in_scope, rank,
                                hit.dense_rank if hit else None, hit.bm25_rank if hit else None)
-            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast, x))
+            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast, outside, x))
         return out
 
     def compose(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -264,7 +268,7 @@ class ReplyComposer:
         cal = self.calibration
         first = gates[0]
         if first.forecast_or_live:
-            return answers[0].chunk, 0.0, "来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
+            return answers[0].chunk, 0.0, first.outside
         if first.in_scope is not None and first.in_scope < self.config.min_in_scope:
             return answers[0].chunk, 0.0, f"问题属于本知识库职责的概率仅 {first.in_scope:.2f}，可能属于其他部门"
         eligible = [(cal.probability(g.features), i) for i, g in enumerate(gates) if g.type_ok]
@@ -313,6 +317,8 @@ class ReplyComposer:
     def _directory(self, snap, kb: str, question: str, plain: str, ask: OfficeAsk, district: str | None,
                    street: str | None, started: float) -> Reply | None:
         """An office question answered from the directory, with the governing clause when an answer applies."""
+        if not_knowledge(plain) or _FORECAST_OR_LIVE.search(plain):
+            return None
         if self.scope_check is not None and self.scope_check(plain, kb) < self.config.min_in_scope:
             return None
         match = find_office(snap, plain, district, street, self.config.max_contacts)

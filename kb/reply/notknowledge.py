@@ -1,0 +1,33 @@
+"""Questions no knowledge base answers with facts, whatever it contains.
+
+The library holds the rules in force. It does not know what next year's rules will be, whether a rumour is
+true, where a caller's own application stands, what is left today (beds, appointment slots, stock), or how a
+court would rule; reading a standard answer to such a question is the confident wrong reply an agent must
+never give. These are registered and transferred (with the office and references), never answered.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("来电人询问的是政策调整预期，知识库只收录现行政策",
+     re.compile(r"明年|后年|下半年|以后会不会|将来|会不会(?:涨|调|提高|取消|改|变)|能涨|涨不涨|涨点|什么时候涨|要涨|会变")),
+    ("来电人询问的是传闻是否属实，知识库只收录现行政策",
+     re.compile(r"听说.{0,20}(?:真的|真事|是不是|吗)|网上说|有人说|传言|谣言|有这事|有这回事")),
+    ("来电人询问的是本人事项的办理进度，需要查询业务系统",
+     re.compile(r"批了没|批下来没|批没批|审到哪|办到哪|进度|结果出来没|出来没有|排到第几|排到多少|帮.{0,2}查|查查|查一下|"
+                r"啥时候打到|什么时候打到|什么时候能批")),
+    ("来电人询问的是实时情况（名额、床位、号源、库存），需要向办理单位核实",
+     re.compile(r"现在还有|还有没有.{0,6}(?:床位|名额|号|货)|还能约上|约得上|今天.{0,6}(?:开奖|号码|还有)|开的什么号|开的啥号")),
+    ("来电人请求对个案作出法律判断，知识库不能代替法院或律师",
+     re.compile(r"算不算(?:违法|犯法|受贿|诈骗|违规|犯罪)|能判|会判|怎么判|判给|判几年|判多少|赔.{0,3}多少|赔偿多少|准话|打官司")),
+]
+
+
+def not_knowledge(question: str) -> str | None:
+    """Why the question (written form) is outside what any standard answer can answer, or None."""
+    for why, pattern in _KINDS:
+        if pattern.search(question):
+            return why
+    return None
