@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
+from api.review import install_review, start_review
 from api.routes import assist, changes, classify_file, feedback, pages, places
 from kb.settings import Settings
 
@@ -17,6 +18,7 @@ def install_console(app: FastAPI) -> None:
     for module in (places, changes, feedback, assist, classify_file):
         app.include_router(module.router, dependencies=[ANY_ROLE])
     app.include_router(pages.router)
+    install_review(app)
     app.mount("/static", pages.static_files(), name="static")
 
 
@@ -25,6 +27,7 @@ def install_feedback_store(app: FastAPI) -> None:
     from kb.interactions import InteractionStore
 
     app.state.interactions = InteractionStore(app.state.store.engine)
+    start_review(app)
 
 
 def start_console(app: FastAPI, settings: Settings) -> None:
