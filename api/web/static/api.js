@@ -38,7 +38,7 @@ export async function api(path, options = {}) {
   let r = await fetch(path, opts);
   if (r.status === 401) { await login(); r = await fetch(path, opts); }
   const body = await r.json().catch(() => ({detail: `服务返回 ${r.status}`}));
-  if (!r.ok) throw new Error(body.detail || `服务返回 ${r.status}`);
+  if (!r.ok) throw Object.assign(new Error(body.detail || `服务返回 ${r.status}`), {status: r.status, body});
   return body;
 }
 
