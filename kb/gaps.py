@@ -36,8 +36,9 @@ class _Asked:
 
     @property
     def count(self) -> int:
-        """How often it was asked: the console asks for a search and a reply per question, so not their sum."""
-        return max(self.replies, self.searches, self.useless, 1)
+        """How often it was asked. The console asks for one reply and several searches (answers, clauses) per
+        question, so replies count when there are any, else searches, else the 没用 marks."""
+        return self.replies or self.searches or self.useless or 1
 
 
 @dataclass

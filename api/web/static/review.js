@@ -31,7 +31,7 @@ function card(item) {
   const libs = Object.entries(LIBRARIES).map(([k, v]) => `<option value="${k}">${v}</option>`).join("");
   return `<article class="rv" data-id="${escapeHtml(item.id)}" data-kb="${escapeHtml(item.kb)}">
   <h3>${escapeHtml(item.question)}</h3>
-  <div class="meta"><span class="tag">${KINDS[item.kind] || escapeHtml(item.kind)}</span>${rating}
+  <div class="meta"><span class="tag kind">${KINDS[item.kind] || escapeHtml(item.kind)}</span>${rating}
     知识库版本 ${escapeHtml(item.kb_version || "—")} · ${escapeHtml(new Date(item.created).toLocaleString("zh-CN"))}
     ${item.note ? ` · 坐席备注：${escapeHtml(item.note)}` : ""}</div>
   ${shownHtml(item)}
