@@ -31,6 +31,9 @@ FUZZED_WRITES = {
     "GET /v1/kbs/{kb}/check", "POST /v1/kbs/{kb}/documents", "GET /v1/audit", "GET /v1/kbs/{kb}/export",
     "GET /v1/places", "GET /v1/changes", "POST /v1/feedback", "POST /v1/assist",
     "POST /v1/reports", "GET /v1/reports/{report_id}/{filename}", "GET /v1/classify/file/{token}",
+    "GET /v1/review/queue", "POST /v1/review/{item_id}", "GET /v1/kbs/{kb}/drafts",
+    "POST /v1/kbs/{kb}/drafts/{draft_id}/approve", "POST /v1/kbs/{kb}/drafts/{draft_id}/reject",
+    "GET /v1/kbs/{kb}/gaps", "GET /v1/kbs/{kb}/gaps.xlsx", "POST /v1/kbs/{kb}/gaps/{gap_id}/draft",
 }
 
 

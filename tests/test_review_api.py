@@ -336,3 +336,42 @@ def test_escalated_and_useless_questions_are_gaps(mini_app):
     gaps = client.get("/v1/kbs/mini/gaps", headers=_as(settings, "reviewer")).json()
     assert sorted((g["examples"], g["reasons"]) for g in gaps) == [
         (["养老驿站晚上几点关门"], ["没用"]), (["明年高龄津贴会不会涨"], ["转办"])]
+
+
+def test_interactions_travel_with_the_handover_export(mini_app, tmp_path):
+    from kb.exporting import export_kb, import_kb
+    from kb.settings import PROJECT_ROOT, Settings
+    from kb.storefactory import open_store
+
+    settings, client = mini_app
+    _reply_and_mark_wrong(client)
+    reviewer = _as(settings, "reviewer")
+    item = client.get("/v1/review/queue", headers=reviewer).json()["items"][0]["id"]
+    record = client.get(f"/v1/kbs/mini/records/{ANSWER}", headers=reviewer).json()["record"]
+    client.post(f"/v1/review/{item}", json={"verdict": "wrong", "correction": _correction(
+        record, answer=record["answer"].replace("10个工作日", "3个工作日"))}, headers=reviewer)
+    archive = tmp_path / "mini.zip"
+    manifest = export_kb(settings, client.app.state.store, "mini", archive, "tester")
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        exported = {n: zf.read(n).decode() for n in zf.namelist() if n.startswith("interactions/")}
+    assert sorted(exported) == ["interactions/interaction_drafts.jsonl", "interactions/interaction_events.jsonl",
+                                "interactions/interaction_feedback.jsonl", "interactions/interaction_reviews.jsonl"]
+    assert set(exported) <= set(manifest["files"])
+    assert PHONE not in "".join(exported.values()) and ID_NUMBER not in "".join(exported.values())
+
+    fresh = Settings(data_dir=tmp_path / "fresh", embed_cache=settings.embed_cache_path,
+                     corpus_dir=PROJECT_ROOT / "corpus", kbs=["mini"])
+    store = open_store(fresh)
+    import_kb(fresh, store, archive, "tester")
+    imported = InteractionStore(store.engine)
+    (row,) = imported.feedback("mini")
+    assert row.question == "高龄津贴去哪里申请，我电话【手机号】，身份证【身份证号】" and row.rating == "wrong"
+    assert [e.kind for e in imported.events("mini")] == ["reply"]
+    assert imported.reviewed([f"f{row.id}"]) == {f"f{row.id}"}
+    from kb.drafts import drafts as drafts_table
+
+    with store.engine.connect() as c:
+        (draft,) = c.execute(select(drafts_table)).mappings().all()
+    assert (draft["record_id"], draft["status"], draft["item_id"]) == (ANSWER, "pending", f"f{row.id}")
