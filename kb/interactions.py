@@ -196,16 +196,12 @@ class InteractionStore:
             q = q.where(feedback.c.created >= since)
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return [FeedbackRow(r["id"], _utc(r["created"]), r["kb"], r["kb_version"], r["target"], json.loads(r["ids"]),
-                            r["rating"], r["note"], r["question"]) for r in rows]
+        return [_feedback(r) for r in rows]
 
     def feedback_row(self, row_id: int) -> FeedbackRow | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(feedback).where(feedback.c.id == row_id)).mappings().first()
-        if r is None:
-            return None
-        return FeedbackRow(r["id"], _utc(r["created"]), r["kb"], r["kb_version"], r["target"], json.loads(r["ids"]),
-                           r["rating"], r["note"], r["question"])
+        return None if r is None else _feedback(r)
 
     # ---- events --------------------------------------------------------------------------------
     def record(self, items: Iterable[Interaction]) -> int:
@@ -335,6 +331,11 @@ def _repoint(item_id: str, new_ids: dict[str, dict[int, int]]) -> str:
     if table is None or not item_id[1:].isdigit():
         return item_id
     return item_id[:1] + str(new_ids[table].get(int(item_id[1:]), item_id[1:]))
+
+
+def _feedback(r: Any) -> FeedbackRow:
+    return FeedbackRow(r["id"], _utc(r["created"]), r["kb"], r["kb_version"], r["target"], json.loads(r["ids"]),
+                       r["rating"], r["note"], r["question"])
 
 
 def _event(r: Any) -> Event:

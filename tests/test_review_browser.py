@@ -13,8 +13,9 @@ import time
 import pytest
 
 from ingest.pipeline import run_ingest
+from tests import test_web_browser as web
 from tests.conftest import key_for
-from tests.test_web_browser import ARGS, CHROMIUM, SHOTS, _free_port
+from tests.test_web_browser import CHROMIUM, SHOTS, _free_port
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,6 +25,7 @@ pytestmark = [
 playwright_api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
 
 TIMINGS: dict = {}
+browser = web.browser  # the console tests' chromium fixture, one per module
 ANSWER = "t-ans-allowance-002"
 UNANSWERED = ["小区电梯坏了三天没人修", "我们楼的电梯老是坏谁来管", "电梯故障物业不修怎么办", "居民楼电梯维修找哪个部门"]
 
@@ -54,14 +56,6 @@ def mini_server(tmp_path_factory):
     thread.join(10)
     SHOTS.mkdir(exist_ok=True)
     (SHOTS / "review_timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
