@@ -109,14 +109,15 @@ class DraftDesk:
             return [_draft(r) for r in c.execute(q).mappings()]
 
     def compare(self, draft: Draft) -> dict[str, Any]:
-        """The draft beside the record it changes now: current revision, stale or not, field diff."""
+        """The draft beside the record it changes now: current revision, field diff, and whether approving it
+        would overwrite a change made since it was drafted (only a pending draft can be stale)."""
         current = self.store.find(draft.kb, draft.record_id)
-        if draft.base_revision is None:
-            return {"current_revision": current.revision if current else None, "stale": current is not None,
-                    "diff": field_diff({}, draft.record), "title": _title(draft.record)}
-        assert current is not None  # a record is never deleted
-        return {"current_revision": current.revision, "stale": current.revision != draft.base_revision,
-                "diff": field_diff(current.content, draft.record), "title": _title(draft.record)}
+        if current is None:  # a new record, not yet created
+            return {"current_revision": None, "stale": False, "diff": field_diff({}, draft.record),
+                    "title": _title(draft.record)}
+        stale = draft.status == "pending" and (draft.base_revision is None or current.revision != draft.base_revision)
+        return {"current_revision": current.revision, "stale": stale, "diff": field_diff(current.content, draft.record),
+                "title": _title(draft.record)}
 
     def approve(self, kb: str, draft_id: int, manager: str) -> tuple[Draft, WriteResult]:
         draft = self._pending(kb, draft_id)

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     review_sample_rate: float = Field(default=0.1, ge=0.0, le=1.0, description="Share of replies and classifications drawn for the review sample")
     review_queue_size: int = Field(default=50, ge=1, le=1000, description="Items in one review queue page")
     gap_min_cosine: float = Field(default=0.92, ge=0.0, le=1.0, description="A searched question whose best in-force chunk is less similar is a gap")
-    gap_distance: float = Field(default=0.08, gt=0.0, lt=2.0, description="Cosine distance at which gap questions stop being grouped")
+    gap_distance: float = Field(default=0.10, gt=0.0, lt=2.0, description="Cosine distance at which gap questions stop being grouped")
     gap_max_questions: int = Field(default=5000, ge=10, description="Newest stored questions considered for gaps")
     log_level: str = "INFO"
 

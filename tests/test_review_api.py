@@ -237,6 +237,8 @@ def test_new_answer_draft_creates_a_record_when_approved(mini_app):
     assert r.status_code == 200 and r.json()["revision"] == 1
     got = client.get("/v1/kbs/mini/records/t-ans-allowance-009", headers=manager).json()
     assert got["updated_by"] == "test-manager" and got["record"]["question"] == "高龄津贴能不能补发"
+    (done,) = client.get("/v1/kbs/mini/drafts", params={"status": "approved"}, headers=manager).json()["drafts"]
+    assert (done["stale"], done["published_revision"], done["diff"]) == (False, 1, [])
 
 
 def test_retention_purge_removes_old_interactions_and_never_knowledge(mini_app):
@@ -325,6 +327,17 @@ def test_unanswered_questions_group_into_a_gap_with_export_and_draft(mini_app):
     assert draft["record_id"] == f"t-ans-gap-{gap['id'][1:]}" and draft["item_id"] == gap["id"]
     r = client.post("/v1/kbs/mini/gaps/gnosuch/draft", json={}, headers=manager)
     assert r.status_code == 404 and r.json()["detail"].startswith("没有编号为“gnosuch”的知识缺口")
+
+
+NOISE = ["楼下饭店油烟太大熏得没法开窗", "饭馆排油烟管道对着我家窗户", "餐馆油烟扰民向哪里投诉"]
+
+
+def test_different_missing_answers_are_different_gaps_ranked_by_count(mini_app):
+    settings, client = mini_app
+    for q in UNANSWERED + NOISE + NOISE:
+        client.post("/v1/search", json={"query": q, "kb": "mini"})
+    gaps = client.get("/v1/kbs/mini/gaps", headers=_as(settings, "reviewer")).json()
+    assert [(g["count"], sorted(g["examples"])) for g in gaps] == [(6, sorted(NOISE)), (4, sorted(UNANSWERED))]
 
 
 def test_escalated_and_useless_questions_are_gaps(mini_app):
