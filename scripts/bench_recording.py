@@ -59,9 +59,13 @@ def main(rounds: int) -> None:
 
     for path, field in (("/v1/search", "query"), ("/v1/reply", "question")):
         run(path, field)  # warm-up
-        for label, state in (("recording", store), ("not recording", None)):
-            app.state.interactions = state
-            t = sorted(run(path, field))
+        times: dict[str, list[float]] = {"recording": [], "not recording": []}
+        for _ in range(2):  # interleaved, so that a drift of the machine's speed hits both alike
+            for label, state in (("not recording", None), ("recording", store)):
+                app.state.interactions = state
+                times[label] += run(path, field)
+        for label, t in times.items():
+            t.sort()
             print(f"{path} {label}: median {statistics.median(t):.1f} ms, p95 {t[int(0.95 * (len(t) - 1))]:.1f} ms (n={len(t)})")
         app.state.interactions = store
     print(f"stored answers: {len(store.events('mini', limit=100000))}")
