@@ -388,3 +388,21 @@ def test_interactions_travel_with_the_handover_export(mini_app, tmp_path):
     with store.engine.connect() as c:
         (draft,) = c.execute(select(drafts_table)).mappings().all()
     assert (draft["record_id"], draft["status"], draft["item_id"]) == (ANSWER, "pending", f"f{row.id}")
+
+
+def test_classifications_are_stored_masked_and_sampled(sample_settings, sample_classifier):
+    settings = sample_settings.model_copy(update={"review_sample_rate": 1.0})
+    ticket = f"市民反映家中老人高龄津贴一直没有到账，联系电话{PHONE}，请核实。"
+    with api_client(settings, "agent") as client:
+        r = client.post("/v1/classify", json={"text": ticket, "kb": "minzheng"})
+        assert r.status_code == 200, r.text
+        decision = r.json()
+        (event,) = client.app.state.interactions.events("minzheng", kinds=("classification",), limit=1)
+        assert event.question == "市民反映家中老人高龄津贴一直没有到账，联系电话【手机号】，请核实。"
+        assert event.kb_version == decision["model_version"]
+        assert event.shown == {k: decision[k] for k in ("industry", "in_scope", "topic", "subtopic", "department",
+                                                         "confidence", "needs_review", "filter_reason")}
+        items = client.get("/v1/review/queue", params={"source": "sample", "kb": "minzheng"},
+                           headers=_as(settings, "reviewer")).json()["items"]
+        assert items[0]["id"] == f"e{event.id}" and items[0]["kind"] == "classification"
+        assert PHONE not in json.dumps(items, ensure_ascii=False)
