@@ -187,16 +187,9 @@ class InteractionStore:
     def feedback(self, kb: str | None = None, limit: int = 100, ratings: tuple[str, ...] = RATINGS,
                  since: datetime | None = None, unreviewed: bool = False) -> list[FeedbackRow]:
         """The newest ratings first; ``unreviewed`` leaves out those a reviewer has decided."""
-        q = select(feedback).where(feedback.c.rating.in_(ratings)).order_by(feedback.c.id.desc()).limit(limit)
-        if unreviewed:
-            q = q.where(~_reviewed_clause("f", feedback.c.id))
-        if kb:
-            q = q.where(feedback.c.kb == kb)
-        if since is not None:
-            q = q.where(feedback.c.created >= since)
+        q = _newest(feedback, "f", kb, since, unreviewed, limit).where(feedback.c.rating.in_(ratings))
         with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return [_feedback(r) for r in rows]
+            return [_feedback(r) for r in conn.execute(q).mappings().all()]
 
     def feedback_row(self, row_id: int) -> FeedbackRow | None:
         with self.engine.connect() as conn:
@@ -224,18 +217,11 @@ class InteractionStore:
     def events(self, kb: str | None = None, kinds: tuple[str, ...] = KINDS, since: datetime | None = None,
                sample_below: float | None = None, limit: int = 100, unreviewed: bool = False) -> list[Event]:
         """The newest answers first; ``sample_below`` keeps only the review sample."""
-        q = select(events).where(events.c.kind.in_(kinds)).order_by(events.c.id.desc()).limit(limit)
-        if unreviewed:
-            q = q.where(~_reviewed_clause("e", events.c.id))
-        if kb:
-            q = q.where(events.c.kb == kb)
-        if since is not None:
-            q = q.where(events.c.created >= since)
+        q = _newest(events, "e", kb, since, unreviewed, limit).where(events.c.kind.in_(kinds))
         if sample_below is not None:
             q = q.where(events.c.sample < sample_below)
         with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return [_event(r) for r in rows]
+            return [_event(r) for r in conn.execute(q).mappings().all()]
 
     def event(self, event_id: int) -> Event | None:
         with self.engine.connect() as conn:
@@ -318,6 +304,18 @@ class InteractionStore:
                     ids[int(row["id"])] = int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
                     count += 1
         return count
+
+
+def _newest(table: Table, prefix: str, kb: str | None, since: datetime | None, unreviewed: bool, limit: int) -> Any:
+    """The newest rows of ``table`` first, of one kb, since a time, leaving out items a reviewer has decided."""
+    q = select(table).order_by(table.c.id.desc()).limit(limit)
+    if unreviewed:
+        q = q.where(~_reviewed_clause(prefix, table.c.id))
+    if kb:
+        q = q.where(table.c.kb == kb)
+    if since is not None:
+        q = q.where(table.c.created >= since)
+    return q
 
 
 def _reviewed_clause(prefix: str, id_column: Any) -> Any:
