@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
+from api.review import install_review, start_review
 from api.routes import assist, changes, classify_file, feedback, manage, manage_pages, pages, places
 from kb.settings import Settings
 
@@ -19,6 +20,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(manage.router)  # each route names its roles (manager; forms also reviewer)
     app.include_router(pages.router)
     app.include_router(manage_pages.router)
+    install_review(app)
     app.mount("/static", pages.static_files(), name="static")
 
 
@@ -27,6 +29,7 @@ def install_feedback_store(app: FastAPI) -> None:
     from kb.interactions import InteractionStore
 
     app.state.interactions = InteractionStore(app.state.store.engine)
+    start_review(app)
 
 
 def start_console(app: FastAPI, settings: Settings) -> None:

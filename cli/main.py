@@ -397,6 +397,7 @@ def bench(
 
 
 def _register_groups() -> None:
+    from cli.interactions import interactions_app
     from cli.records import audit_app, keys_app, records_app, register_check, register_handover, register_versions
     from cli.report import report
 
@@ -408,6 +409,7 @@ def _register_groups() -> None:
     app.add_typer(records_app, name="records")
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(interactions_app, name="interactions")
 
 
 _register_groups()

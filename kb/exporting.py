@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from kb.embedding import EmbeddingCache, get_embedder
 from kb.errors import Conflict, InvalidQuery
 from kb.index import IndexLayout, LoadedIndex, read_manifest
+from kb.interactions import InteractionStore
 from kb.publish import Publisher, PublishResult
 from kb.records import Chunk
 from kb.settings import Settings
@@ -77,6 +78,9 @@ def export_kb(settings: Settings, store: RecordStore, kb: str, out: Path, actor:
     files["store/records.jsonl"] = _jsonl(rec_rows)
     files["store/revisions.jsonl"] = _jsonl(rev_rows)
     files["store/audit.jsonl"] = _jsonl([e.to_json() for e in store.audit_entries(kb=kb, limit=10_000_000)])
+    # Stored interactions (masked questions, answers, feedback, reviews, drafts) travel with the knowledge.
+    for table, rows in InteractionStore(store.engine).export_rows(kb).items():
+        files[f"interactions/{table}.jsonl"] = _jsonl(rows)
     for name in SHARED_FILES:
         path = settings.corpus_dir / name
         if path.exists():
@@ -140,6 +144,7 @@ def import_kb(settings: Settings, store: RecordStore, archive: Path, actor: str,
             raise Conflict(f"知识库“{target}”的记录库不为空；导入只用于新建，请换一个名称（--kb）")
         rec_rows = _read_jsonl(zf.read("store/records.jsonl"))
         rev_rows = _read_jsonl(zf.read("store/revisions.jsonl"))
+        extra = {name: zf.read(name) for name in manifest["files"] if name.startswith("interactions/")}
         reused = 0
         embedder = get_embedder(settings)
         if manifest.get("embedder") == embedder.fingerprint and "index/vectors.npy" in manifest["files"]:
@@ -152,6 +157,10 @@ def import_kb(settings: Settings, store: RecordStore, archive: Path, actor: str,
         append_audit(c, actor=actor, action="import", kb=target, reason=archive.name,
                      details={"from_kb": source_kb, "records": len(rec_rows), "revisions": len(rev_rows),
                               "active": sum(1 for r in rec_rows if r["status"] != RETIRED)})
+    interactions = {name.removeprefix("interactions/").removesuffix(".jsonl"): _read_jsonl(zf_data)
+                    for name, zf_data in extra.items()}
+    if interactions:
+        InteractionStore(store.engine).import_rows(target, interactions)
     result = Publisher(settings, store).reindex(target)
     return manifest, result, reused
 

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     delegate_timeout_seconds: float = Field(default=900.0, gt=0.0, description="How long a CLI write waits for the running service to index it")
     changes_days: int = Field(default=7, ge=1, le=365, description="今日变更 lists records changed in this many last days")
     export_ttl_hours: float = Field(default=24.0, gt=0.0, description="Downloads under <data_dir>/exports and reports expire after this")
+    # Stored interactions and the reviewer's workspace (kb/interactions.py, kb/review.py, kb/gaps.py).
+    interaction_retention_days: int = Field(default=730, ge=1, description="Questions, answers, feedback and reviews are deleted after this many days")
+    review_sample_rate: float = Field(default=0.1, ge=0.0, le=1.0, description="Share of replies and classifications drawn for the review sample")
+    review_queue_size: int = Field(default=50, ge=1, le=1000, description="Items in one review queue page")
+    gap_min_cosine: float = Field(default=0.92, ge=0.0, le=1.0, description="A searched question whose best in-force chunk is less similar is a gap")
+    # 0.10 keeps paraphrases of one question together and apart from a neighbouring topic (E5 query-query cosines:
+    # paraphrases 0.90-0.95, other questions 0.83-0.89); 0.12 already merged 高龄津贴会不会涨 with 低保标准.
+    gap_distance: float = Field(default=0.10, gt=0.0, lt=2.0, description="Cosine distance at which gap questions stop being grouped")
+    gap_max_questions: int = Field(default=5000, ge=10, description="Newest stored questions considered for gaps")
     log_level: str = "INFO"
 
     @field_validator("embedder")

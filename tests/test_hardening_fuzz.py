@@ -33,6 +33,9 @@ FUZZED_WRITES = {
     "POST /v1/reports", "GET /v1/reports/{report_id}/{filename}", "GET /v1/classify/file/{token}",
     "GET /v1/record-forms", "GET /v1/kbs/{kb}/records/{record_id}/revisions/{revision}", "GET /v1/kbs/{kb}/lifecycle",
     "GET /v1/kbs/{kb}/audit",
+    "GET /v1/review/queue", "POST /v1/review/{item_id}", "GET /v1/kbs/{kb}/drafts",
+    "POST /v1/kbs/{kb}/drafts/{draft_id}/approve", "POST /v1/kbs/{kb}/drafts/{draft_id}/reject",
+    "GET /v1/kbs/{kb}/gaps", "GET /v1/kbs/{kb}/gaps.xlsx", "POST /v1/kbs/{kb}/gaps/{gap_id}/draft",
 }
 
 

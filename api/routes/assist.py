@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, BackgroundTasks, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ServiceDep
+from api.recording import index_version, remember
 from kb.assist import Assistant, parse_utterance, snapshot
 from kb.errors import KBError
+from kb.interactions import Interaction
 
 router = APIRouter()
 
@@ -56,7 +58,7 @@ def _assistant(app) -> Assistant:
 
 
 @router.post("/v1/assist", response_model=SuggestionsResponse)
-async def assist(body: AssistBody, service: ServiceDep, request: Request) -> dict:
+async def assist(body: AssistBody, service: ServiceDep, request: Request, background: BackgroundTasks) -> dict:
     service.contacts(body.kb)
     utterances = []
     for n, raw in enumerate(body.transcript, start=1):
@@ -65,7 +67,15 @@ async def assist(body: AssistBody, service: ServiceDep, request: Request) -> dic
         except KBError as exc:
             exc.message = f"第{n}条话语：{exc.message}"
             raise
-    return (await run_in_threadpool(snapshot, _assistant(request.app), body.kb, utterances)).to_json()
+    out = (await run_in_threadpool(snapshot, _assistant(request.app), body.kb, utterances)).to_json()
+    reply = out.get("reply")
+    if reply and out.get("query"):
+        shown = {"reply": reply.get("text", ""), "ids": [out["answer"]["id"]] if out.get("answer") else [],
+                 "escalate": bool(reply.get("escalate")), "escalate_reason": reply.get("escalate_reason"),
+                 "confidence": reply.get("confidence")}
+        remember(request, background, [Interaction(body.kb, "reply", out["query"], shown, escalated=shown["escalate"])],
+                 index_version(request, body.kb))
+    return out
 
 
 @router.websocket("/v1/assist/stream")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
+from api.recording import index_version, remember
 from api.schemas import ERRORS, SearchBody, SearchResponse
+from kb.interactions import Interaction
 from kb.search import SearchRequest
 
 router = APIRouter()
@@ -31,7 +33,7 @@ def public_source(source: str, corpus_dir: PurePath) -> str:
 
 
 @router.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
-async def search(body: SearchBody, service: ServiceDep) -> dict:
+async def search(body: SearchBody, service: ServiceDep, http: Request, background: BackgroundTasks) -> dict:
     request = SearchRequest(
         query=body.query,
         top_k=body.top_k,
@@ -48,6 +50,8 @@ async def search(body: SearchBody, service: ServiceDep) -> dict:
         item = hit.to_json()
         item["source"] = public_source(str(item.get("source") or ""), corpus)
         results.append(item)
+    shown = {"ids": [h.chunk.id for h in result.hits], "titles": [h.chunk.title for h in result.hits]}
+    remember(http, background, [Interaction(body.kb, "result", body.query, shown)], index_version(http, body.kb))
     return {
         "query": result.query,
         "kb": body.kb,
