@@ -209,7 +209,10 @@ def train_classifier_cmd(
     """用 corpus/tickets 与知识库训练工单分类模型（在 dev 上调参和校准，不接触 test）。"""
     from kb.classify.training import train_classifier
 
-    report = train_classifier(Settings(), force=not if_changed)
+    try:
+        report = train_classifier(Settings(), force=not if_changed)
+    except KBError as exc:
+        _fail(exc)
     if report.skipped:
         console.print(f"训练数据未变，沿用模型 {report.version}")
         return

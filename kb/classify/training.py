@@ -48,7 +48,7 @@ def load_split(settings: Settings, split: str, eval_dir: Path = EVAL_DIR) -> lis
 
 
 def dev_scores(model: TicketModel, dev: list[Ticket]) -> dict:
-    proba, _ = model.proba([t.text for t in dev])
+    proba, _, _ = model.pooled_proba([t.text for t in dev])
     industries = model.industry_proba(proba)
     names = list(industries)
     stacked = np.stack([industries[n] for n in names], axis=1)
