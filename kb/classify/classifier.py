@@ -109,6 +109,9 @@ class TicketClassifier:
         confidence = industries[industry]
         order = np.argsort(-proba)
         best = next(model.labels[j] for j in order if split_label(model.labels[j])[0] == industry)
+        routed = getattr(model, "department_model", None)
+        if industry == "none" and routed is not None and f"none:{(dept := routed.route(row)[0])}" in model.labels:
+            best = f"none:{dept}"
         _, code = split_label(best)
         in_scope = industry == kb
         subtopic = code if industry != "none" else None

@@ -25,6 +25,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from kb.classify.departments import DepartmentModel
 from kb.classify.pooling import PoolingParams, pool, sentence_plan
 from kb.classify.tickets import Ticket, data_hash, split_label
 from kb.privacy import TAGS, mask
@@ -93,6 +94,7 @@ class TicketModel:
     metrics: dict = field(default_factory=dict)
     partners: list[TicketModel] = field(default_factory=list)
     pooling: PoolingParams = field(default_factory=PoolingParams)
+    department_model: DepartmentModel | None = None
 
     @classmethod
     def fit(
