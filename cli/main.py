@@ -209,7 +209,10 @@ def train_classifier_cmd(
     """用 corpus/tickets 与知识库训练工单分类模型（在 dev 上调参和校准，不接触 test）。"""
     from kb.classify.training import train_classifier
 
-    report = train_classifier(Settings(), force=not if_changed)
+    try:
+        report = train_classifier(Settings(), force=not if_changed)
+    except KBError as exc:
+        _fail(exc)
     if report.skipped:
         console.print(f"训练数据未变，沿用模型 {report.version}")
         return
@@ -363,16 +366,25 @@ def reply(
 @eval_app.command("classify")
 def eval_classify(
     external: Annotated[bool, typer.Option("--external", help="同时统计外部真实留言（teddy2020c）的剔除比例")] = False,
-    split: Annotated[str, typer.Option("--split")] = "test",
+    split: Annotated[str, typer.Option("--split", help="详细报告的划分；总表始终并列 dev 与 test")] = "test",
     out: Annotated[Path | None, typer.Option("--out")] = None,
 ) -> None:
-    """工单分类评测（test 划分）：行业准确率、剔除精确率/召回率、子主题 macro-F1、易混淆对、可靠性表。"""
-    from eval.classify import print_classify_report, run_classify_eval, run_external_eval
+    """工单分类评测：dev 与 test 并列的总表，再给一个划分的详细报告（剔除精确率/召回率、易混淆对、可靠性表）。"""
+    from eval.classify import (
+        print_classify_report,
+        print_side_by_side,
+        run_civil_eval,
+        run_classify_eval,
+        run_external_eval,
+    )
 
     settings = Settings()
-    report = run_classify_eval(settings, split)
+    reports = {s: run_classify_eval(settings, s) for s in dict.fromkeys(("dev", "test", split))}
+    print_side_by_side([reports["dev"], reports["test"]], console)
+    report = reports[split]
     if external:
         report["external"] = run_external_eval(settings)
+        report["civil"] = run_civil_eval(settings)
     print_classify_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -17,7 +17,9 @@ from kb.classify.training import load_split, model_dir
 from kb.settings import PROJECT_ROOT, Settings
 from kb.taxonomy import cached_taxonomy
 
-TEDDY = PROJECT_ROOT.parent / "shared" / "external" / "teddy2020c-gov-messages" / "messages_labeled_sample495.csv"
+TEDDY_DIR = PROJECT_ROOT.parent / "shared" / "external" / "teddy2020c-gov-messages"
+TEDDY = TEDDY_DIR / "messages_labeled_sample495.csv"
+CIVIL_IDS = PROJECT_ROOT / "eval" / "data" / "teddy_civil_ids.csv"
 
 
 def load_classifier(settings: Settings) -> TicketClassifier:
@@ -100,7 +102,7 @@ def run_external_eval(settings: Settings, path: Path = TEDDY) -> dict[str, Any] 
     with open(path, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     clf = load_classifier(settings)
-    texts = [f"{r['留言主题']}。{r['留言详情']}"[:4000] for r in rows]
+    texts = [_letter(r) for r in rows]
     decisions = _batched(clf, texts, "minzheng")
     per_class: dict[str, Counter] = defaultdict(Counter)
     for r, d in zip(rows, decisions):
@@ -117,6 +119,54 @@ def run_external_eval(settings: Settings, path: Path = TEDDY) -> dict[str, Any] 
                       for k, c in sorted(per_class.items())},
         "kept_examples": [t[:60] for t, d in zip(texts, decisions) if d.in_scope][:10],
     }
+
+
+def _letter(row: dict[str, str]) -> str:
+    return f"{row['留言主题']}。{row['留言详情']}"[:4000]
+
+
+def run_civil_eval(settings: Settings, ids_path: Path = CIVIL_IDS, folder: Path = TEDDY_DIR) -> dict[str, Any] | None:
+    """Share of hand-picked real civil-affairs letters (ids only in eval/data) that stay in minzheng's scope."""
+    if not folder.exists() or not ids_path.exists():
+        return None
+    with open(ids_path, encoding="utf-8") as fh:
+        picks = list(csv.DictReader(fh))
+    letters: dict[tuple[str, str], str] = {}
+    for name in sorted({p["file"] for p in picks}):
+        with open(folder / name, encoding="utf-8") as fh:
+            letters.update({(name, r["留言编号"]): _letter(r) for r in csv.DictReader(fh)})
+    found = [p for p in picks if (p["file"], p["留言编号"]) in letters]
+    decisions = _batched(load_classifier(settings), [letters[(p["file"], p["留言编号"])] for p in found], "minzheng")
+    kept = [d.in_scope for d in decisions]
+    clear = [k for k, p in zip(kept, found) if p["clarity"] == "clear"]
+    return {
+        "letters": len(found), "missing": len(picks) - len(found), "kept": sum(kept),
+        "kept_share": round(sum(kept) / max(1, len(found)), 4),
+        "clear": len(clear), "clear_kept_share": round(sum(clear) / max(1, len(clear)), 4),
+        "lost": [{"id": p["留言编号"], "subtopic": p["subtopic"], "to": d.department or d.industry}
+                 for p, d in zip(found, decisions) if not d.in_scope],
+    }
+
+
+SIDE_BY_SIDE = (("行业准确率", lambda r: r["industry_accuracy"]), ("子主题 macro-F1", lambda r: r["subtopic_macro_f1"]),
+                ("转办部门准确率（industry=none）", lambda r: r["department_accuracy"]),
+                ("minzheng 行业确认召回率", lambda r: r["kbs"]["minzheng"]["in_scope_recall"]),
+                ("minzheng 剔除召回率", lambda r: r["kbs"]["minzheng"]["out_of_scope_recall"]),
+                ("canlian 行业确认召回率", lambda r: r["kbs"]["canlian"]["in_scope_recall"]),
+                ("需复核比例", lambda r: r["needs_review"]["share"]), ("ECE", lambda r: r["ece"]))
+
+
+def print_side_by_side(reports: list[dict[str, Any]], console) -> None:
+    """The headline figures of several splits in one table (dev was used for tuning, test never)."""
+    from rich.table import Table
+
+    t = Table(title=f"工单分类：{' / '.join(r['split'] for r in reports)} 对照（阈值与权重只在 dev 上选定）")
+    t.add_column("指标")
+    for r in reports:
+        t.add_column(f"{r['split']}（{r['tickets']} 条）", justify="right")
+    for name, get in SIDE_BY_SIDE:
+        t.add_row(name, *[f"{get(r):.4f}" for r in reports])
+    console.print(t)
 
 
 def print_classify_report(report: dict[str, Any], console) -> None:
@@ -160,3 +210,9 @@ def print_classify_report(report: dict[str, Any], console) -> None:
         console.print(e)
     elif "external" in report:
         console.print("[yellow]外部数据 ../shared/external/teddy2020c-gov-messages 不存在，已跳过[/yellow]")
+    civil = report.get("civil")
+    if civil:
+        console.print(f"外部真实民政留言（eval/data/teddy_civil_ids.csv，{civil['letters']} 条）：留在民政 {civil['kept']} 条"
+                      f"（{civil['kept_share']:.1%}）；其中主题单一的 {civil['clear']} 条留在民政 {civil['clear_kept_share']:.1%}")
+        if civil["lost"]:
+            console.print("被剔除：" + "；".join(f"{x['id']}（{x['subtopic']}→{x['to']}）" for x in civil["lost"]))

@@ -40,6 +40,10 @@ class IngestFailed(KBError):
     """Ingestion stopped before switching the index; the previous one stays live."""
 
 
+class TrainingDataInvalid(KBError, ValueError):
+    """A labelled-ticket file that cannot be trained on: the message names the file, the line and the field."""
+
+
 class PayloadTooLarge(KBError):
     """An upload over the configured limit (HTTP 413)."""
 

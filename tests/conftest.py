@@ -85,15 +85,17 @@ def mini_editing(mini_settings, mini_corpus) -> MiniEditing:
 def sample_classifier(sample_settings):
     """One model configuration (the one training chooses on dev), trained into the sample data dir."""
     from kb.classify.classifier import TicketClassifier
+    from kb.classify.departments import DepartmentModel
     from kb.classify.kbexamples import kb_examples
     from kb.classify.model import TicketModel, WordAnalyzer
     from kb.classify.training import load_split, model_dir
     from kb.taxonomy import cached_taxonomy
 
     s = sample_settings
-    model = TicketModel.fit(load_split(s, "train"), WordAnalyzer(s.corpus_dir, s.data_dir / "cache"),
-                            kb_examples(s.corpus_dir), 0.3, 5.0)
+    train, extra = load_split(s, "train"), kb_examples(s.corpus_dir)
+    model = TicketModel.fit(train, WordAnalyzer(s.corpus_dir, s.data_dir / "cache"), extra, 0.3, 5.0)
     model.calibrate(load_split(s, "dev"))
+    model.department_model = DepartmentModel.fit(model.features, train, extra)
     model.review_threshold = 0.75
     model.save(model_dir(s))
     return TicketClassifier.load(model_dir(s), s.corpus_dir / "duties", cached_taxonomy(s.taxonomy_path))

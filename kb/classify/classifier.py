@@ -73,7 +73,7 @@ class TicketClassifier:
         return {k: sorted({normalize(w) for w in v}, key=len, reverse=True) for k, v in table.items()}
 
     def in_scope_probability(self, text: str, kb: str) -> float:
-        proba, _ = self.model.proba([text])
+        proba, _, _ = self.model.pooled_proba([text])
         return float(self.model.industry_proba(proba).get(kb, np.zeros(1))[0])
 
     def classify(self, text: str, kb: str) -> Decision:
@@ -92,20 +92,26 @@ class TicketClassifier:
             if len(t) > MAX_TEXT:
                 raise InvalidQuery(f"第 {i + 1} 条工单过长（{len(t)} 字），上限为 {MAX_TEXT} 字")
         started = time.perf_counter()
-        proba, matrix = self.model.proba(texts)
+        proba, whole, matrix = self.model.pooled_proba(texts)
         industries = self.model.industry_proba(proba)
-        out = [self._decide(texts[i], kb, proba[i], {k: float(v[i]) for k, v in industries.items()}, matrix[i])
+        whole_industries = self.model.industry_proba(whole)
+        out = [self._decide(texts[i], kb, proba[i], {k: float(v[i]) for k, v in industries.items()}, matrix[i],
+                            whole_industry=max(whole_industries, key=lambda k: (whole_industries[k][i], k == kb)))
                for i in range(len(texts))]
         log.info("classified %d ticket(s) for %s in %.1f ms; first: %s", len(texts), kb,
                  (time.perf_counter() - started) * 1000, mask(texts[0])[:60])
         return out
 
-    def _decide(self, text: str, kb: str, proba: np.ndarray, industries: dict[str, float], row) -> Decision:
+    def _decide(self, text: str, kb: str, proba: np.ndarray, industries: dict[str, float], row,
+                whole_industry: str) -> Decision:
         model = self.model
         industry = max(industries, key=lambda k: (industries[k], k == kb))
         confidence = industries[industry]
         order = np.argsort(-proba)
         best = next(model.labels[j] for j in order if split_label(model.labels[j])[0] == industry)
+        routed = getattr(model, "department_model", None)
+        if industry == "none" and routed is not None and f"none:{(dept := routed.route(row)[0])}" in model.labels:
+            best = f"none:{dept}"
         _, code = split_label(best)
         in_scope = industry == kb
         subtopic = code if industry != "none" else None
@@ -114,6 +120,11 @@ class TicketClassifier:
         runner_up = next(model.labels[j] for j in order if model.labels[j] != best)
         pair = self._pair_rule(text, best, runner_up)
         reasons = self._reasons(text, industry, department, best, pair, row)
+        # Thin evidence: the letter as a whole and its sentences point to different industries.
+        split_evidence = whole_industry != industry
+        if split_evidence:
+            reasons.append(f"证据分歧：全文最接近{self._industry_name(whole_industry)}，逐句汇总后为"
+                           f"{self._industry_name(industry)}，请人工复核")
         risk = self.risk.detect(text)
         return Decision(
             industry=industry,
@@ -122,7 +133,7 @@ class TicketClassifier:
             subtopic=subtopic,
             department=department,
             confidence=round(confidence, 4),
-            needs_review=bool(confidence < model.review_threshold),
+            needs_review=bool(confidence < model.review_threshold or split_evidence),
             reasons=reasons,
             filter_reason=None if in_scope else self._filter_reason(text, kb, department or "other", pair),
             risk=risk.to_json(),
@@ -158,6 +169,9 @@ class TicketClassifier:
         if pair:
             reasons.append(f"职责边界《{pair.title}》：{pair.rule}（依据：{pair.basis}）")
         return reasons
+
+    def _industry_name(self, industry: str) -> str:
+        return "他部门职责" if industry == "none" else self.taxonomy.industries[industry]
 
     def _label_name(self, label: str) -> str:
         industry, code = split_label(label)

@@ -25,6 +25,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from kb.classify.departments import DepartmentModel
+from kb.classify.pooling import PoolingParams, pool, sentence_plan
 from kb.classify.tickets import Ticket, data_hash, split_label
 from kb.privacy import TAGS, mask
 from kb.textnorm import normalize
@@ -91,6 +93,8 @@ class TicketModel:
     train_matrix: object = None
     metrics: dict = field(default_factory=dict)
     partners: list[TicketModel] = field(default_factory=list)
+    pooling: PoolingParams = field(default_factory=PoolingParams)
+    department_model: DepartmentModel | None = None
 
     @classmethod
     def fit(
@@ -131,6 +135,18 @@ class TicketModel:
             theirs, _ = other.proba(texts)
             proba = proba + theirs[:, [other.labels.index(label) for label in self.labels]]
         return proba / (1 + len(self.partners)), matrix
+
+    def pooled_proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, object]:
+        """Probabilities with long letters pooled over their sentences (kb/classify/pooling.py), the
+        whole-text probabilities, and own features of the whole texts."""
+        whole, matrix = self.proba(texts)
+        params = getattr(self, "pooling", PoolingParams())  # models saved before pooling existed
+        plan = sentence_plan(texts, params)
+        flat = [s for parts in plan for s in parts]
+        if not flat:
+            return whole, whole, matrix
+        per_sentence, _ = self.proba(flat)
+        return pool(whole, plan, per_sentence, params.alpha), whole, matrix
 
     def with_partner(self, other: TicketModel) -> TicketModel:
         """An ensemble of this model and ``other`` (each calibrated on its own); neighbours come from this one."""

@@ -11,9 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.errors import TrainingDataInvalid
 from kb.taxonomy import Taxonomy
 
 INDUSTRIES = ("minzheng", "canlian", "none")
+COLUMNS = ("id", "text", "industry", "subtopic", "department", "pair", "risk")
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,28 @@ def split_label(label: str) -> tuple[str, str]:
 
 
 def load_tickets(paths: list[Path], taxonomy: Taxonomy) -> list[Ticket]:
-    """All tickets of the given CSV files; a malformed row raises with its file and row."""
+    """All tickets of the given CSV files; a malformed row raises with its file and line."""
     tickets: list[Ticket] = []
     for path in paths:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            for row_no, row in enumerate(csv.DictReader(fh), start=2):
-                t = Ticket(*(str(row.get(k) or "").strip() for k in ("id", "text", "industry", "subtopic", "department", "pair", "risk")))
-                problem = _check(t, taxonomy)
-                if problem:
-                    raise ValueError(f"{path} 第{row_no}行 [{t.id}]：{problem}")
-                tickets.append(t)
+            reader = csv.DictReader(fh)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise TrainingDataInvalid(f"{path} 第1行：表头缺少列 {'、'.join(missing)}（应为 {','.join(COLUMNS)}）")
+            try:
+                for row in reader:
+                    where = f"{path} 第{reader.line_num}行"
+                    if None in row or None in row.values():
+                        found = len(reader.fieldnames or []) + len(row.get(None) or []) - list(row.values()).count(None)
+                        raise TrainingDataInvalid(f"{where}：列数为 {found}，表头为 {len(reader.fieldnames or [])} 列"
+                                                  "（可能有未加引号的逗号或缺列）")
+                    t = Ticket(*(str(row.get(k) or "").strip() for k in COLUMNS))
+                    problem = _check(t, taxonomy)
+                    if problem:
+                        raise TrainingDataInvalid(f"{where} [{t.id}]：{problem}")
+                    tickets.append(t)
+            except csv.Error as exc:
+                raise TrainingDataInvalid(f"{path} 第{reader.line_num}行：CSV 格式错误（{exc}）") from exc
     return tickets
 
 
