@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -113,6 +113,8 @@ class ReplyResponse(BaseModel):
     generation: dict[str, Any] | None
     took_ms: float
     references: list[dict[str, Any]] = Field(default_factory=list, description="转办时供坐席核实的候选答复与条款（不朗读）")
+    kind: Literal["answer", "directory", "escalation"] = Field(
+        "escalation", description="answer：依据标准答复；directory：依据政务联络库（办事机构的电话、地址、办公时间）；escalation：登记转办")
 
 
 class SearchResultItem(BaseModel):

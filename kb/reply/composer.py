@@ -47,11 +47,11 @@ class ReplyConfig:
 
     def directory_ok(self, match) -> bool:
         """Both the meaning and the words of the question point at the office (a named institution)."""
-        return (match.dense_rank is not None and match.dense_rank <= self.directory_max_rank
+        return match.named or (match.dense_rank is not None and match.dense_rank <= self.directory_max_rank
                 and match.bm25_rank is not None and match.bm25_rank <= self.directory_max_rank)
 
     def directory_confidence(self, match) -> float:
-        return 0.9 if match.dense_rank == 1 and match.bm25_rank == 1 else 0.7
+        return 0.9 if match.named or (match.dense_rank == 1 and match.bm25_rank == 1) else 0.7
 
 
 # A question asking for a kind of fact the chosen answer does not contain cannot be answered by it.
@@ -60,6 +60,9 @@ _ASKS = [
     (re.compile(r"多少钱|多少元|几块|给多少|补多少|领多少|能补|报销多少"), re.compile(r"\d+(?:\.\d+)?元|元/|免费|全额|减免")),
     (re.compile(r"哪天|几号|什么时候开|具体日期"), re.compile(r"\d+月|\d+日|每年|每月|工作日|随时")),
     (re.compile(r"免费吗|能免费|要钱吗|收费吗|收不收费"), re.compile(r"免费|收费|不收|减免|\d+元")),
+    # An office's phone number or opening hours: an answer without one is not an answer (the directory may be).
+    (re.compile(r"电话|号码|联系方式"), re.compile(r"(?<!\d)(?:0\d{2,3}-?\d{3,4}-?\d{4}|12345|96\d{3})(?!\d)")),
+    (re.compile(r"几点|上班时间|办公时间|工作时间|开门"), re.compile(r"\d{1,2}:\d{2}|\d{1,2}点|工作日|24小时")),
 ]
 
 
@@ -137,6 +140,11 @@ class _Choice:
     confidence: float
     failure: str | None
     hits: list
+    part: int = 0  # 0: the whole question; n: its n-th part
+
+
+def _ordinal(n: int) -> str:
+    return "第" + "一二三四五六七八九十"[min(n, 10) - 1] + "个" if n > 0 else ""
 
 
 def _basis(chunk: Chunk, kind: str) -> dict:
@@ -216,9 +224,16 @@ class ReplyComposer:
         district = district or found_district
         street = street or found_street
         plain = written(question)  # matched in the written register; the caller's words stay in the record
+        ask = office_ask(plain)
+        if ask is not None:
+            # A question naming the office itself (西城区婚姻登记处电话多少) is the directory's, not an answer's.
+            office = self._directory(snap, kb, question, plain, ask, district, street, started, named_only=True)
+            if office is not None:
+                return office
         main = self._choose(snap, kb, plain, district)
         pieces = parts(plain)
-        chosen = [main] if len(pieces) == 1 else [main, *(self._choose(snap, kb, p, district) for p in pieces)]
+        chosen = [main] if len(pieces) == 1 else [main, *(self._choose(snap, kb, p, district, n)
+                                                          for n, p in enumerate(pieces, start=1))]
         answered: list[_Choice] = []
         for c in chosen:
             if c.failure is None and all(a.answer.doc_id != c.answer.doc_id for a in answered):
@@ -226,17 +241,16 @@ class ReplyComposer:
         if not answered:
             # No standard answer holds it; a question for an office's phone, address or hours may still be
             # answered from the directory.
-            ask = office_ask(plain)
             office = self._directory(snap, kb, question, plain, ask, district, street, started) if ask else None
             if office is not None:
                 return office
             return self._escalation(snap, kb, question, district, street, main.confidence, main.failure or "", started,
                                     [h.chunk for h in main.hits])
-        transfers = [c.text for c in chosen[1:] if c.failure is not None and c.answer is not None
+        transfers = [c.part for c in chosen[1:] if c.failure is not None and c.answer is not None
                      and all(a.answer.doc_id != c.answer.doc_id for a in answered)] if len(chosen) > 1 else []
         return self._answer_reply(snap, kb, question, plain, answered, transfers, district, street, started)
 
-    def _choose(self, snap, kb: str, text: str, district: str | None) -> _Choice:
+    def _choose(self, snap, kb: str, text: str, district: str | None, part: int = 0) -> _Choice:
         """The standard answer for one question (written form), with the gate that refused it if any.
 
         The first of the top answers that passes every gate: the best match may answer a neighbouring
@@ -244,11 +258,11 @@ class ReplyComposer:
         found = snap.searcher.search(SearchRequest(text, top_k=5, libraries=["answer"], district=district, snippets=False))
         answers = found.hits
         if not answers:
-            return _Choice(text, None, 0.0, "知识库中没有相关的标准答复", [])
+            return _Choice(text, None, 0.0, "知识库中没有相关的标准答复", [], part)
         gates = self.answerability(kb, text, [h.chunk for h in answers], found.query_vector, snap.searcher.index, answers)
         if self.calibration is not None:
             best, confidence, failure = self._calibrated(answers, gates)
-            return _Choice(text, best, confidence, failure, answers)
+            return _Choice(text, best, confidence, failure, answers, part)
         top = gates[0].cosine
         best, confidence, failure = answers[0].chunk, gates[0].confidence, gates[0].failed(self.config)
         if failure is not None and replace(gates[0], type_ok=True).failed(self.config) is None:
@@ -259,7 +273,7 @@ class ReplyComposer:
                 if set(hit.chunk.topics) & subject and gate.failed(self.config, top) is None:
                     best, confidence, failure = hit.chunk, gate.confidence, None
                     break
-        return _Choice(text, best, confidence, failure, answers)
+        return _Choice(text, best, confidence, failure, answers, part)
 
     def _calibrated(self, answers: list, gates: list[Answerability]) -> tuple[Chunk, float, str | None]:
         """The candidate most likely right by the dev-fitted model; read out when that probability reaches
@@ -299,13 +313,15 @@ class ReplyComposer:
         conflicts = self._conflicts(best, clause)
         row = pick_row(plain, best.text)
         text = self._template(best, clause, contacts, conflicts, row)
+        # Parts are named by their order, never quoted: the caller's own numbers (ages, years) are not
+        # facts of any source and must not be read back as if they were.
         for extra in answered[1:]:
             more = self._governing_clauses(snap, extra.answer, extra.text)
             basis += [_basis(extra.answer, "answer")] + [_basis(c, "policy") for c in more if c.id not in {b["id"] for b in basis}]
-            text += f"\n关于您问的“{extra.text}”：" + self._template(extra.answer, more[0] if more else None, [], [],
-                                                                   pick_row(extra.text, extra.answer.text))
+            text += f"\n关于您问的{_ordinal(extra.part)}问题：" + self._template(
+                extra.answer, more[0] if more else None, [], [], pick_row(extra.text, extra.answer.text))
         for part in transfers:
-            text += f"\n您问的“{part}”，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+            text += f"\n您问的{_ordinal(part)}问题，知识库中没有可靠的答复，我为您登记转相关部门核实。"
         basis += [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
                    "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
         follow_up = self.followups.questions(plain, best.topics, kb, place_known=bool(district or street))
@@ -315,13 +331,15 @@ class ReplyComposer:
                      kind="answer")
 
     def _directory(self, snap, kb: str, question: str, plain: str, ask: OfficeAsk, district: str | None,
-                   street: str | None, started: float) -> Reply | None:
-        """An office question answered from the directory, with the governing clause when an answer applies."""
+                   street: str | None, started: float, named_only: bool = False) -> Reply | None:
+        """An office question answered from the directory; ``named_only``: only when it names the office."""
         if not_knowledge(plain) or _FORECAST_OR_LIVE.search(plain):
             return None
         if self.scope_check is not None and self.scope_check(plain, kb) < self.config.min_in_scope:
             return None
         match = find_office(snap, plain, district, street, self.config.max_contacts)
+        if named_only and (match is None or not match.named):
+            return None
         if match is None or not self.config.directory_ok(match) or not all(holds(c, ask) for c in match.offices):
             return None
         text = directory_text(match.offices, ask)

@@ -55,6 +55,18 @@ class OfficeMatch:
     dense_rank: int | None
     bm25_rank: int | None
     score: float
+    named: bool = False  # the question names the office itself (西城区婚姻登记处电话多少)
+
+
+_SHORT_NAMES = (("残疾人联合会", "残联"), ("北京市", ""), ("民政局", "民政"))
+
+
+def names_office(question: str, kind: str) -> bool:
+    """Whether the question names this kind of office, also by its everyday short name (残联)."""
+    forms = {kind}
+    for full, short in _SHORT_NAMES:
+        forms |= {f.replace(full, short) for f in forms}
+    return any(len(f) >= 2 and f in question for f in forms)
 
 
 def find_office(snap, question: str, district: str | None, street: str | None, limit: int = 2) -> OfficeMatch | None:
@@ -79,7 +91,7 @@ def find_office(snap, question: str, district: str | None, street: str | None, l
             # Another name for the same service (街道社会保障事务所 ~ 区民政局社会救助科): shared topics, in search order.
             same = sorted((c for c in pool if topics & set(c.topics) and c.id in order), key=lambda c: order[c.id])
         if same:
-            return OfficeMatch(same[:limit], top.dense_rank, top.bm25_rank, float(top.score))
+            return OfficeMatch(same[:limit], top.dense_rank, top.bm25_rank, float(top.score), names_office(question, kind))
     # No place named and no citywide office of that kind: which district's office is meant is unknown.
     return None
 
