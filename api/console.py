@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
 from api.routes import assist, changes, classify_file, feedback, pages, places
+from api.routes.evaluation import install_evaluation, start_evaluation
 from kb.settings import Settings
 
 
@@ -17,6 +18,7 @@ def install_console(app: FastAPI) -> None:
     for module in (places, changes, feedback, assist, classify_file):
         app.include_router(module.router, dependencies=[ANY_ROLE])
     app.include_router(pages.router)
+    install_evaluation(app)
     app.mount("/static", pages.static_files(), name="static")
 
 
@@ -25,6 +27,7 @@ def install_feedback_store(app: FastAPI) -> None:
     from kb.interactions import InteractionStore
 
     app.state.interactions = InteractionStore(app.state.store.engine)
+    start_evaluation(app)
 
 
 def start_console(app: FastAPI, settings: Settings) -> None:
@@ -50,4 +53,7 @@ def _warm_replies(app: FastAPI, settings: Settings) -> None:
 
 
 def stop_console(app: FastAPI) -> None:
-    """Nothing to release: the feedback store shares the store of record's engine."""
+    """End the evaluation processes this service started; the feedback store shares the store of record's engine."""
+    jobs = getattr(app.state, "eval_jobs", None)
+    if jobs is not None:
+        jobs.stop()

@@ -192,11 +192,12 @@ def serve(
 def eval_retrieval(
     data: Annotated[Path | None, typer.Option("--data")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="把指标写入 JSON 文件")] = None,
+    kb: Annotated[str | None, typer.Option("--kb", help="只评测该知识库的查询")] = None,
 ) -> None:
     """检索评测：dense、BM25、hybrid、hybrid+同义词 的 Recall@1/5/10、MRR@10、nDCG@10。"""
     from eval.retrieval import DEFAULT_DATA, print_report, run_retrieval_eval
 
-    report = run_retrieval_eval(Settings(), data or DEFAULT_DATA)
+    report = run_retrieval_eval(Settings(), data or DEFAULT_DATA, kb=kb)
     print_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -277,11 +278,16 @@ def classify(
 def eval_reply(
     data: Annotated[Path | None, typer.Option("--data")] = None,
     out: Annotated[Path | None, typer.Option("--out")] = None,
+    kb: Annotated[str | None, typer.Option("--kb", help="只评测该知识库的问题")] = None,
+    split: Annotated[str, typer.Option("--split", help="dev 或 test（--data 优先）")] = "dev",
 ) -> None:
     """建议答复评测：引用精确率/召回率、关键事实覆盖率、联系方式正确率、转办精确率/召回率。"""
-    from eval.reply import DEFAULT_DATA, print_reply_report, run_reply_eval
+    from eval.reply import SPLITS, print_reply_report, run_reply_eval
 
-    report = run_reply_eval(Settings(), data or DEFAULT_DATA)
+    if split not in SPLITS:
+        err.print(f"[red]错误：[/red]--split 应为 dev 或 test，收到 {split}")
+        raise typer.Exit(2)
+    report = run_reply_eval(Settings(), data or SPLITS[split], kb=kb)
     print_reply_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -297,6 +303,14 @@ def eval_laws(out: Annotated[Path | None, typer.Option("--out")] = None,
     print_laws_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@eval_app.command("job", hidden=True)
+def eval_job(spec: Annotated[Path, typer.Argument(help="评测任务说明（JSON），由服务的评测页写入")]) -> None:
+    """服务的评测页在独立进程中运行一次评测：结果写在说明文件旁的 result.json。"""
+    from eval.job import main as run_eval_job
+
+    raise typer.Exit(run_eval_job(spec))
 
 
 @eval_app.command("assist")

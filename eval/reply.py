@@ -11,25 +11,33 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kb.reply.composer import ReplyConfig
 from kb.reply.service import ReplyService
 from kb.service import KnowledgeService
 from kb.settings import Settings
 from kb.textnorm import normalize
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "replies_dev.jsonl"
+SPLITS = {"dev": DEFAULT_DATA, "test": Path(__file__).parent / "data" / "replies_test.jsonl"}
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, Any]:
+def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA, kb: str | None = None,
+                   config: ReplyConfig | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``kb`` keeps that knowledge base's items only; ``config`` replaces the default gates (a what-if, not the service's)."""
     service = KnowledgeService(settings)
-    replies = ReplyService(service, settings)
-    items = load_items(data)
+    replies = ReplyService(service, settings, config=config)
+    items = [i for i in load_items(data) if kb is None or i.get("kb", "minzheng") == kb]
+    if not items:
+        raise ValueError(f"{data} 中没有知识库 {kb} 的问题")
+    outcomes: list[dict[str, Any]] = []
     cited_ok = cited_total = expected_hit = expected_total = 0
     facts_ok = facts_total = 0
     contact_ok = contact_total = 0
@@ -41,7 +49,12 @@ def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, A
         started = time.perf_counter()
         r = replies.reply(item["question"], item.get("kb", "minzheng"), item.get("district"), item.get("street"))
         latencies.append((time.perf_counter() - started) * 1000)
+        if progress is not None:
+            progress(len(latencies), len(items))
         answerable = item.get("answerable", True)
+        outcomes.append({"id": item["id"], "query": item["question"], "answerable": answerable, "escalate": r.escalate,
+                         "cited": sorted({b["doc_id"] for b in r.basis if b["type"] in ("answer", "policy")}),
+                         "confidence": r.confidence})
         if r.escalate:
             escalations += 1
             helpful += bool(r.contacts or r.references)
@@ -99,6 +112,7 @@ def run_reply_eval(settings: Settings, data: Path = DEFAULT_DATA) -> dict[str, A
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 2),
         "misses": misses,
+        "per_item": outcomes,
     }
 
 
