@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -75,7 +76,9 @@ class EvalJobs:
                "OMP_NUM_THREADS": str(self.settings.embed_threads)}
         try:
             with open(folder / "stderr.log", "wb") as stderr:
-                proc = subprocess.Popen([sys.executable, "-m", "cli.main", "eval", "job", str(folder / "spec.json")],
+                command = [sys.executable, "-m", "cli.main", "eval", "job", str(folder / "spec.json")]
+                nice = shutil.which("nice")  # agents' searches first: the run takes what CPU is left
+                proc = subprocess.Popen([nice, "-n", "10", *command] if nice else command,
                                         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
                 self._procs[run_id] = proc
                 proc.wait(timeout=JOB_TIMEOUT_SECONDS)
