@@ -131,7 +131,8 @@ async function compare() {
     $("cmp-meta").textContent = `A：${c.a.run_id}（${configText(c.a.config)}） · B：${c.b.run_id}（${configText(c.b.config)}） · ` +
       `${SUITE_NAMES[c.a.suite]} / ${c.a.split}`;
     $("cmp-figures").tBodies[0].innerHTML = c.figures.map((f) => {
-      const cls = f.delta > 0 ? "up" : f.delta < 0 ? "down" : "";
+      const better = f.name.endsWith("_ms") || f.name === "ece" || f.name === "answerable_escalated_share" ? -f.delta : f.delta;
+      const cls = better > 0 ? "up" : better < 0 ? "down" : "";
       return `<tr data-name="${escapeHtml(f.name)}"><td>${escapeHtml(figName(f.name))}</td><td class="num">${fmt(f.a)}</td>` +
         `<td class="num">${fmt(f.b)}</td><td class="num ${cls}">${f.delta === null ? "—" : (f.delta > 0 ? "+" : "") + fmt(f.delta)}</td></tr>`;
     }).join("");
