@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kb.errors import KBError
 from kb.reply.composer import ReplyConfig
 from kb.settings import Settings
 
@@ -127,6 +128,8 @@ def main(spec_path: Path) -> int:
         result = run_job(spec, spec_path.parent / "progress.json")
     except Skipped as exc:
         result = {"skipped": str(exc)}
+    except KBError as exc:  # a state the reviewer can fix (no model trained, no index): its Chinese message alone
+        result = {"error": exc.message}
     except Exception as exc:  # noqa: BLE001 - the page shows what failed; the traceback goes to stderr
         import traceback
 
