@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.auth import ANY_ROLE
-from api.console import install_console, install_feedback_store, start_console
+from api.console import install_console, install_feedback_store, start_console, stop_console
 from api.downloads import sweep
 from api.errors import install_error_handlers
 from api.middleware import AccessLogMiddleware, BodyLimitMiddleware
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
             yield
         finally:
             sync.stop()
+            stop_console(app)
             release_embedded_store(settings)
 
     app = FastAPI(title="12345 接诉即办知识库", version="0.1.0", lifespan=lifespan, responses=EVERY_ROUTE_ERRORS)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api.auth import ANY_ROLE
 from api.review import install_review, start_review
 from api.routes import assist, changes, classify_file, feedback, manage, manage_pages, pages, places
+from api.routes.evaluation import install_evaluation, start_evaluation
 from kb.settings import Settings
 
 
@@ -21,6 +22,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(manage_pages.router)
     install_review(app)
+    install_evaluation(app)
     app.mount("/static", pages.static_files(), name="static")
 
 
@@ -30,6 +32,7 @@ def install_feedback_store(app: FastAPI) -> None:
 
     app.state.interactions = InteractionStore(app.state.store.engine)
     start_review(app)
+    start_evaluation(app)
 
 
 def start_console(app: FastAPI, settings: Settings) -> None:
@@ -55,4 +58,7 @@ def _warm_replies(app: FastAPI, settings: Settings) -> None:
 
 
 def stop_console(app: FastAPI) -> None:
-    """Nothing to release: the feedback store shares the store of record's engine."""
+    """End the evaluation processes this service started; the feedback store shares the store of record's engine."""
+    jobs = getattr(app.state, "eval_jobs", None)
+    if jobs is not None:
+        jobs.stop()

@@ -192,11 +192,12 @@ def serve(
 def eval_retrieval(
     data: Annotated[Path | None, typer.Option("--data")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="把指标写入 JSON 文件")] = None,
+    kb: Annotated[str | None, typer.Option("--kb", help="只评测该知识库的查询")] = None,
 ) -> None:
     """检索评测：dense、BM25、hybrid、hybrid+同义词 的 Recall@1/5/10、MRR@10、nDCG@10。"""
     from eval.retrieval import DEFAULT_DATA, print_report, run_retrieval_eval
 
-    report = run_retrieval_eval(Settings(), data or DEFAULT_DATA)
+    report = run_retrieval_eval(Settings(), data or DEFAULT_DATA, kb=kb)
     print_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -282,13 +283,14 @@ def eval_reply(
     split: Annotated[list[str] | None, typer.Option("--split", help="dev / dev2 / test，可重复")] = None,
     rule: Annotated[str, typer.Option("--rule", help="kind：按 answer_kind 判定；answerable：只按旧的 answerable 字段")] = "kind",
     out: Annotated[Path | None, typer.Option("--out")] = None,
+    kb: Annotated[str | None, typer.Option("--kb", help="只评测该知识库的问题")] = None,
 ) -> None:
     """建议答复评测，dev 与 test 并列：转办比例、主题正确率、无出处事实、区/街道联系方式、可靠性表、引用与关键事实。"""
     from eval.reply import print_reply_report, run_reply_eval
 
     if rule not in ("kind", "answerable"):
         raise typer.BadParameter("--rule 只能是 kind 或 answerable")
-    report = run_reply_eval(Settings(), data, split or ("dev", "dev2", "test"), rule)
+    report = run_reply_eval(Settings(), data, split or ("dev", "dev2", "test"), rule, kb=kb)
     print_reply_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -322,6 +324,14 @@ def eval_laws(out: Annotated[Path | None, typer.Option("--out")] = None,
     print_laws_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@eval_app.command("job", hidden=True)
+def eval_job(spec: Annotated[Path, typer.Argument(help="评测任务说明（JSON），由服务的评测页写入")]) -> None:
+    """服务的评测页在独立进程中运行一次评测：结果写在说明文件旁的 result.json。"""
+    from eval.job import main as run_eval_job
+
+    raise typer.Exit(run_eval_job(spec))
 
 
 @eval_app.command("assist")

@@ -89,6 +89,9 @@ def run_classify_eval(settings: Settings, split: str = "test") -> dict[str, Any]
             ok = d.industry == t.industry and (t.industry != "none" or d.department == t.department)
             pairs[t.pair][f"{gold_side}_{'ok' if ok else 'wrong'}"] += 1
     report["confusable_pairs"] = {p: dict(c) for p, c in sorted(pairs.items())}
+    report["per_ticket"] = [{"id": t.id, "query": t.text[:60], "gold": t.label,
+                             "pred": f"{d.industry}:{d.subtopic or d.department}", "correct": d.industry == t.industry}
+                            for d, t in zip(base, tickets)]
     report["errors"] = [{"id": t.id, "gold": t.label, "pred": f"{d.industry}:{d.subtopic or d.department}",
                          "confidence": d.confidence, "text": t.text[:60]}
                         for d, t in zip(base, tickets) if d.industry != t.industry][:30]

@@ -66,10 +66,11 @@ def run_laws_eval(settings: Settings, data: Path = DEFAULT_DATA, laws: Path = LA
             first = got[0] if got else ("", "")
             adjacent = (rank != 1 and first[0] == doc_id and None not in (article_number(first[1]),
                         article_number(q["article"])) and abs(article_number(first[1]) - article_number(q["article"])) <= 2)
-            rows.append({"qid": q["qid"], "split": q["split"], "rank": rank, "doc_in_top5": doc_id in [g[0] for g in got],
+            rows.append({"qid": q["qid"], "question": q["question"], "split": q["split"], "rank": rank, "doc_in_top5": doc_id in [g[0] for g in got],
                          "adjacent_top1": adjacent, "indexed": doc_id is not None, "top1": list(first)})
     report: dict[str, Any] = {"context": context, "documents_ingested": summary.added, "rejected": [str(r) for r in summary.rejections],
-                              "splits": {}, "misses": [r for r in rows if r["rank"] is None]}
+                              "splits": {}, "misses": [r for r in rows if r["rank"] is None],
+                              "per_question": rows}
     for split in ("dev", "test"):
         part = [r for r in rows if r["split"] == split]
         n = len(part) or 1

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.reply.composer import ReplyConfig
 from kb.reply.facts import check_grounding
 from kb.reply.service import ReplyService
 from kb.service import KnowledgeService
@@ -171,6 +172,8 @@ def summarise(judged: list[Judged], items: list[dict[str, Any]], latencies: list
         "reliability": reliability,
         "p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
         "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 2) if latencies else 0.0,
+        "per_item": [{"id": j.id, "query": by_id[j.id]["question"], "expected": j.expected, "got": j.got, "right": j.right,
+                      "cited": j.cited, "contacts": j.contacts, "confidence": j.confidence} for j in judged],
         "misses": [{"id": j.id, "question": by_id[j.id]["question"], "expected": j.expected, "got": j.got,
                     "confidence": j.confidence, "cited": j.cited, "contacts": j.contacts,
                     **({"invented": j.invented} if j.invented else {})}
@@ -178,8 +181,8 @@ def summarise(judged: list[Judged], items: list[dict[str, Any]], latencies: list
     }
 
 
-def run_split(replies: ReplyService, service: KnowledgeService, items: list[dict[str, Any]],
-              rule: str = "kind") -> tuple[dict[str, Any], list[tuple[dict, Any, Judged]]]:
+def run_split(replies: ReplyService, service: KnowledgeService, items: list[dict[str, Any]], rule: str = "kind",
+              progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[tuple[dict, Any, Judged]]]:
     judged: list[Judged] = []
     latencies: list[float] = []
     rows = []
@@ -191,18 +194,28 @@ def run_split(replies: ReplyService, service: KnowledgeService, items: list[dict
         j = judge(item, r, service.index(kb), rule)
         judged.append(j)
         rows.append((item, r, j))
+        if progress is not None:
+            progress(len(judged), len(items))
     return summarise(judged, items, latencies), rows
 
 
 def run_reply_eval(settings: Settings, data: Path | None = None, splits: Iterable[str] = ("dev", "test"),
-                   rule: str = "kind") -> dict[str, Any]:
-    """``data``: one file (reported as split ``file``); else the named splits that exist on disk."""
+                   rule: str = "kind", kb: str | None = None, config: ReplyConfig | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``data``: one file (reported as split ``file``); else the named splits that exist on disk.
+
+    ``kb`` keeps that knowledge base's questions only; ``config`` replaces the hand-set gates for a what-if run
+    (the service's own settings are not touched)."""
     service = KnowledgeService(settings)
-    replies = ReplyService(service, settings)
+    replies = ReplyService(service, settings, config=config)
     chosen = {"file": data} if data else {name: SPLITS[name] for name in splits if SPLITS[name].exists()}
-    report: dict[str, Any] = {"rule": rule, "gates": replies.composer.config.__dict__, "splits": {}}
+    report: dict[str, Any] = {"rule": rule, "gates": replies.composer.config.__dict__,
+                              "calibration": replies.composer.calibration is not None, "splits": {}}
     for name, path in chosen.items():
-        report["splits"][name], _ = run_split(replies, service, load_items(path), rule)
+        items = [i for i in load_items(path) if kb is None or i.get("kb", "minzheng") == kb]
+        if not items:
+            raise ValueError(f"{path} 中没有知识库 {kb} 的问题")
+        report["splits"][name], _ = run_split(replies, service, items, rule, progress)
         report["splits"][name]["data"] = str(path)
     return report
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ VARIANTS: dict[str, tuple[str, bool, dict[str, Any]]] = {
     "hybrid+synonyms+library mix (rrf)": ("hybrid", True, {"library_cap": 0.4, **RRF}),
     "hybrid+synonyms+library mix (weighted, default)": ("hybrid", True, {"library_cap": 0.4, **WEIGHTED}),
 }
+# What the service itself does with the settings it is given (fusion, weights, library mix untouched):
+# the variant an evaluation run from the reviewer's page measures, with that run's overrides applied.
+CONFIGURED = "configured"
+CONFIGURED_VARIANT: tuple[str, bool, dict[str, Any]] = ("hybrid", True, {})
 
 
 def load_queries(path: Path) -> list[dict[str, Any]]:
@@ -50,13 +55,21 @@ def load_queries(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_retrieval_eval(settings: Settings, data: Path, variants: list[str] | None = None) -> dict[str, Any]:
-    queries = load_queries(data)
+def run_retrieval_eval(settings: Settings, data: Path, variants: list[str] | None = None, kb: str | None = None,
+                       per_query: bool = False, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``kb`` keeps that knowledge base's queries only; ``per_query`` adds each query's ranked documents."""
+    queries = [q for q in load_queries(data) if kb is None or q.get("kb", "minzheng") == kb]
+    if not queries:
+        raise ValueError(f"{data} 中没有知识库 {kb} 的查询")
     service = KnowledgeService(settings)
+    names = variants or list(VARIANTS)
+    total, done = len(names) * len(queries), 0
     qrels = Qrels({q["id"]: {doc: 1 for doc in q["relevant"]} for q in queries})
     report: dict[str, Any] = {"queries": len(queries), "data": str(data), "variants": {}}
-    for name in variants or list(VARIANTS):
-        mode, synonyms, overrides = VARIANTS[name]
+    if kb is not None:
+        report["kb"] = kb
+    for name in names:
+        mode, synonyms, overrides = CONFIGURED_VARIANT if name == CONFIGURED else VARIANTS[name]
         run_dict: dict[str, dict[str, float]] = {}
         latencies = []
         for q in queries:
@@ -70,13 +83,28 @@ def run_retrieval_eval(settings: Settings, data: Path, variants: list[str] | Non
             latencies.append((time.perf_counter() - started) * 1000)
             scores = {h.chunk.doc_id: float(len(result.hits) - i) for i, h in enumerate(result.hits)}
             run_dict[q["id"]] = scores or {"__none__": 0.0}
+            done += 1
+            if progress is not None:
+                progress(done, total)
         scores = evaluate(qrels, Run(run_dict), METRICS, make_comparable=True)
         report["variants"][name] = {
             **{m: round(float(v), 4) for m, v in scores.items()},
             "p50_ms": round(statistics.median(latencies), 2),
             "failures": _failures(queries, run_dict),
         }
+        if per_query:
+            report["variants"][name]["per_query"] = _per_query(queries, run_dict)
     return report
+
+
+def _per_query(queries: list[dict[str, Any]], run_dict: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Each query's top 10 documents and the rank of the first relevant one (None: not in the top 10)."""
+    out = []
+    for q in queries:
+        ranked = [d for d in sorted(run_dict[q["id"]], key=lambda d: -run_dict[q["id"]][d]) if d != "__none__"][:10]
+        rank = next((i for i, d in enumerate(ranked, start=1) if d in q["relevant"]), None)
+        out.append({"id": q["id"], "query": q["query"], "relevant": q["relevant"], "top": ranked, "rank": rank})
+    return out
 
 
 def _failures(queries: list[dict[str, Any]], run_dict: dict[str, dict[str, float]]) -> list[dict[str, Any]]:

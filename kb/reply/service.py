@@ -14,7 +14,7 @@ import time
 from kb.errors import InvalidQuery
 from kb.privacy import mask
 from kb.reply.calibration import Calibration
-from kb.reply.composer import Reply, ReplyComposer
+from kb.reply.composer import Reply, ReplyComposer, ReplyConfig
 from kb.reply.facts import check_grounding
 from kb.reply.followups import FollowUpRules
 from kb.service import KnowledgeService
@@ -31,15 +31,19 @@ PROMPT = (
 
 
 class ReplyService:
-    def __init__(self, service: KnowledgeService, settings: Settings, classifier=None) -> None:
-        """``classifier``: the ticket model already loaded by the caller (the service's start-up), else loaded here."""
+    def __init__(self, service: KnowledgeService, settings: Settings, classifier=None,
+                 config: ReplyConfig | None = None) -> None:
+        """``classifier``: the ticket model already loaded by the caller (the service's start-up), else loaded here;
+        ``config``: other gates than the defaults (an evaluation's what-if; the service passes none)."""
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
         clf = classifier if classifier is not None else _load_classifier(settings, service)
-        calibration = Calibration.load(settings.corpus_dir / CALIBRATION_FILE) if settings.reply_calibration else None
+        # Hand-set gates given for a what-if run replace the dev-fitted model rather than sit unused beside it.
+        use_model = settings.reply_calibration and config is None
+        calibration = Calibration.load(settings.corpus_dir / CALIBRATION_FILE) if use_model else None
         self.composer = ReplyComposer(service, rules, scope_check=_scope_check(service, clf),
                                       route=(lambda q, kb: clf.classify(q, kb)) if clf is not None else None,
-                                      calibration=calibration)
+                                      config=config, calibration=calibration)
         self._llm = None
 
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
