@@ -165,3 +165,36 @@ def test_an_escalation_still_carries_where_to_transfer_and_what_to_check(replies
     other = replies.reply("我是朝阳区的，退休养老金今年什么时候调整，能涨多少？")
     assert other.escalate and other.contacts == []
     assert [(b["type"], b["title"]) for b in other.references] == [("department", "转办：人力资源和社会保障（养老金、社保、就业、工资拖欠、职工丧葬补助金）")]
+
+
+def test_callers_facts_pick_the_row_that_leads(replies):
+    r = replies.reply("俺妈那个九十二了，住在景山那边，就是说高龄津贴一个月给多少钱啊")
+    assert r.kind == "answer" and not r.escalate
+    assert r.reply.startswith("按您说的年龄，90周岁至99周岁每人每月500元。")
+    assert "80周岁至89周岁每人每月100元" in r.reply  # the whole rule stays as the basis
+    assert "92" not in r.reply  # the caller's age is not read back as a fact
+
+
+def test_office_question_answered_from_the_directory(replies):
+    r = replies.reply("西城区婚姻登记处电话多少")
+    assert (r.kind, r.escalate) == ("directory", False)
+    assert [c["id"] for c in r.contacts] == ["mz-con-0051"]
+    assert r.reply.startswith("您好，您可以联系：西城区婚姻登记处，电话010-0676-7694，地址：西城区西直门南小街甲26号")
+    assert [b["type"] for b in r.basis] == ["contact"]
+    sources = [f"{c['unit']} {c['phone']} {c['address']} {c['hours']}" for c in r.contacts]
+    assert check_grounding(r.reply, sources).ok
+
+
+def test_two_questions_in_one_never_read_the_callers_numbers_back(replies):
+    r = replies.reply("我们两口子结婚十年没孩子了，我老公五十二了，现在想收养一个，得啥条件？要去哪儿办？")
+    assert not r.escalate
+    assert "10年" not in r.reply and "52" not in r.reply and "十年" not in r.reply
+    assert r.basis[0]["id"].startswith("mz-ans-adoption-")
+
+
+@pytest.mark.parametrize("question", ["明年高龄津贴涨不涨啊", "我上个月交的低保申请，到现在批了没有",
+                                      "社区主任收了我五百块钱才给开证明，这算不算受贿，能判几年"])
+def test_what_no_library_answers_is_transferred(replies, question):
+    r = replies.reply(question)
+    assert (r.kind, r.escalate, r.basis) == ("escalation", True, [])
+    assert r.reply == ESCALATION_TEXT
