@@ -11,6 +11,7 @@ from api.validation import shorten
 from kb.errors import (
     Conflict,
     EmbedderMismatch,
+    EmbeddingEngineUnavailable,
     Forbidden,
     Gone,
     IndexNotReady,
@@ -33,6 +34,7 @@ STATUS: dict[type[KBError], int] = {
     NotFound: 404,
     IndexNotReady: 503,
     EmbedderMismatch: 409,
+    EmbeddingEngineUnavailable: 503,
     IngestFailed: 500,
     PayloadTooLarge: 413,
     RecordNotFound: 404,

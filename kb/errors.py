@@ -90,3 +90,7 @@ class NotFound(KBError):
 
 class Gone(KBError):
     """A download whose link has expired (HTTP 410): the file was removed after KB_EXPORT_TTL_HOURS."""
+
+
+class EmbeddingEngineUnavailable(KBError):
+    """The embedding engine asked for cannot run: its converted model is missing, stale or corrupt (HTTP 503)."""

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 from sqlalchemy import insert, select
 
-from kb.embedding import EmbeddingCache, get_embedder
+from kb.embedding import EmbeddingCache, get_embedder, same_space
 from kb.errors import Conflict, InvalidQuery
 from kb.index import IndexLayout, LoadedIndex, read_manifest
 from kb.interactions import InteractionStore
@@ -147,7 +147,7 @@ def import_kb(settings: Settings, store: RecordStore, archive: Path, actor: str,
         extra = {name: zf.read(name) for name in manifest["files"] if name.startswith("interactions/")}
         reused = 0
         embedder = get_embedder(settings)
-        if manifest.get("embedder") == embedder.fingerprint and "index/vectors.npy" in manifest["files"]:
+        if same_space(manifest.get("embedder") or {}, embedder.fingerprint) and "index/vectors.npy" in manifest["files"]:
             reused = _seed_cache(settings, embedder.fingerprint_key, zf)
     with store.transaction() as c:
         for row in rec_rows:

