@@ -158,6 +158,17 @@ def owned_elsewhere(settings: Settings) -> bool:
     return False
 
 
+class LazyClient:
+    """A Chroma client opened on first use: importing chromadb costs about a second of start-up, and a
+    service whose indexes are small enough for exact search never needs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __getattr__(self, name: str):
+        return getattr(chroma_client(self._settings), name)
+
+
 def reader_client(settings: Settings):
     """The client a reader uses, or None (exact search from the version files) when the service owns the store."""
-    return None if owned_elsewhere(settings) else chroma_client(settings)
+    return None if owned_elsewhere(settings) else LazyClient(settings)
