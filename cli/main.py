@@ -360,12 +360,22 @@ def eval_classify(
 def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
-    only: Annotated[str | None, typer.Option("--only", help="只运行一部分：records（写入到可检索、上传、导出导入）")] = None,
+    only: Annotated[str | None, typer.Option("--only", help="只运行一部分：records（写入到可检索、上传、导出导入）、scale（Chroma 服务上的向量规模，--large 个向量）、"
+                                                       "warm（检索与其查询向量耗时之比）、cold（冷启动到首个检索/答复，5 次）")] = None,
     browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
 ) -> None:
     """性能基准：检索延迟（进程内与 HTTP）、导入吞吐、冷启动、内存峰值、写入到可检索。"""
     from eval.bench import run_bench, run_records_bench, run_records_bench_large
 
+    if only in ("scale", "warm", "cold"):  # issue 13: eval/bench_scale.py, bench_warm.py, bench_coldstart.py
+        from eval.bench_coldstart import run_coldstart_bench
+        from eval.bench_scale import run_scale_bench
+        from eval.bench_warm import run_warm_search_bench
+
+        {"scale": lambda: run_scale_bench(Settings(), console, chunks=large or 1_000_000),
+         "warm": lambda: run_warm_search_bench(Settings(), console, large_chunks=large, n_queries=queries),
+         "cold": lambda: run_coldstart_bench(Settings(), console)}[only]()
+        return
     if only == "records":
         run_records_bench(Settings(), console)
         if large:
