@@ -271,9 +271,13 @@ class LoadedIndex:
                 continue
             allowed_rows = seg_mask[seg.rows]
             if seg.collection is None or allowed_rows.mean() < EXACT_DENSE_BELOW:
+                # One product over the whole (memory-mapped) matrix: indexing the allowed rows first would
+                # copy them on every query; the top n*3 by a partial sort, then ordered.
                 rows = np.flatnonzero(allowed_rows)
-                sims = np.asarray(seg.vectors[rows]) @ qv
-                order = np.argsort(-sims, kind="stable")[: n * 3]
+                sims = (np.asarray(seg.vectors) @ qv)[rows]
+                k = min(n * 3, len(rows))
+                top = np.argpartition(-sims, k - 1)[:k] if 0 < k < len(rows) else np.arange(len(rows))
+                order = top[np.lexsort((rows[top], -sims[top]))][:k]
                 pairs = [(int(rows[o]), float(sims[o])) for o in order]
             else:
                 pairs = seg.nearest(qv, n * 3 + self._hidden_rows[s])
