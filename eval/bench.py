@@ -170,7 +170,7 @@ def build_synthetic(settings: Settings, service: KnowledgeService, kb: str, targ
     layout = IndexLayout(tmp, kb)
     vid = layout.new_version_id()
     client = chroma_client(big)
-    collection = VectorCollection(client, collection_name(kb, vid), big.hnsw_search_ef)
+    collection = VectorCollection.for_settings(client, collection_name(kb, vid), big)
     manifest = {**base.manifest, "version": vid, "collection": collection.name, "vectors": len(vectors),
                 "documents": {}, "counts": {"synthetic": len(chunks)}}
     VersionWriter(layout, vid).write(chunks, np.asarray(rows), np.stack(vectors), tokens, manifest, collection)

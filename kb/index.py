@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 
 from kb.embedding import Embedder, same_space
@@ -39,6 +38,10 @@ from kb.vectorstore import VectorCollection
 CHUNKER_VERSION = "zh-article-v1"
 KEEP_VERSIONS = 2
 EXACT_DENSE_BELOW = 0.25  # fraction of a segment's vectors the filters allow
+# Up to this many vectors a full segment is searched exactly (NumPy over vectors.npy, ~2 ms at 20k on
+# 2 cores) rather than through Chroma: exact recall, no per-query client overhead, and a service whose
+# indexes are all this small never imports chromadb (~1 s of start-up). Above it HNSW wins (eval/bench_scale.py).
+EXACT_DENSE_MAX_VECTORS = 20_000
 
 
 class IndexLayout:
@@ -159,6 +162,8 @@ class VersionWriter:
                 fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
         np.save(self.path / "vectors.npy", vectors.astype(np.float32))
         np.save(self.path / "rows.npy", rows.astype(np.int32))
+        import bm25s  # only to build: reading and scoring need no bm25s (kb/segments.py SavedBM25)
+
         retriever = bm25s.BM25()
         retriever.index([toks or [""] for toks in token_lists], show_progress=False)
         retriever.save(str(self.path / "bm25"), show_progress=False)
@@ -274,9 +279,13 @@ class LoadedIndex:
                 continue
             allowed_rows = seg_mask[seg.rows]
             if seg.collection is None or allowed_rows.mean() < EXACT_DENSE_BELOW:
+                # One product over the whole (memory-mapped) matrix: indexing the allowed rows first would
+                # copy them on every query; the top n*3 by a partial sort, then ordered.
                 rows = np.flatnonzero(allowed_rows)
-                sims = np.asarray(seg.vectors[rows]) @ qv
-                order = np.argsort(-sims, kind="stable")[: n * 3]
+                sims = (np.asarray(seg.vectors) @ qv)[rows]
+                k = min(n * 3, len(rows))
+                top = np.argpartition(-sims, k - 1)[:k] if 0 < k < len(rows) else np.arange(len(rows))
+                order = top[np.lexsort((rows[top], -sims[top]))][:k]
                 pairs = [(int(rows[o]), float(sims[o])) for o in order]
             else:
                 pairs = seg.nearest(qv, n * 3 + self._hidden_rows[s])
@@ -347,8 +356,10 @@ class LoadedIndex:
 def full_segment(layout: IndexLayout, vid: str, client, search_ef: int, manifest: dict[str, Any] | None = None) -> Segment:
     """A full version's segment, loaded once per process and shared (a delta's base, the gold check, the service)."""
     path = layout.version_dir(vid)
-    name = (manifest or read_manifest(layout, vid))["collection"]
-    collection = VectorCollection(client, name, search_ef) if client is not None else None  # None: exact search
+    manifest = manifest or read_manifest(layout, vid)
+    small = int(manifest.get("vectors") or EXACT_DENSE_MAX_VECTORS + 1) <= EXACT_DENSE_MAX_VECTORS
+    # None: exact search (no client, or small enough that exact is faster)
+    collection = VectorCollection(client, manifest["collection"], search_ef) if client is not None and not small else None
     return segment_cache.get(str(path), lambda: load_full_segment(path, vid, collection))
 
 

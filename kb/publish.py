@@ -246,7 +246,7 @@ class Publisher:
         token_lists = self._tokens(known, chunks)
         vid = layout.new_version_id()
         client = chroma_client(settings)
-        collection = VectorCollection(client, collection_name(kb, vid), settings.hnsw_search_ef)
+        collection = VectorCollection.for_settings(client, collection_name(kb, vid), settings)
         entries = _doc_entries(documents, by_id)
         manifest = self._manifest(kb, vid, collection.name, generation, *_totals(entries.values()), len(entries))
         writer = VersionWriter(layout, vid)

@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from kb.lifecycle import PENDING, status_on
@@ -93,6 +92,34 @@ class SmallBM25:
             hit = self.postings.get(tok)
             if hit is not None:
                 np.add.at(out, hit[0], hit[1])
+        return out
+
+
+class SavedBM25:
+    """A full segment's BM25, read from the files ``bm25s.BM25.save`` wrote (eager lucene scores in CSC form).
+
+    Scoring is bm25s's own (``get_scores``: per query token, add its column to the document scores, in
+    float32 and in the same order, so the scores are bit-identical), without importing bm25s: its import
+    pulls in numba and scipy, over a second of start-up that a search never needed.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        if params.get("method", "lucene") != "lucene" or (folder / "nonoccurrence_array.index.npy").exists():
+            raise ValueError(f"{folder}: 只支持 bm25s 的 lucene 方法（无未出现项分数）")
+        self.n_docs = int(params["num_docs"])
+        self.vocab: dict[str, int] = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        self.data = np.load(folder / "data.csc.index.npy")
+        self.indices = np.load(folder / "indices.csc.index.npy")
+        self.indptr = np.load(folder / "indptr.csc.index.npy")
+
+    def get_scores(self, tokens: list[str]) -> np.ndarray:
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        for tok in tokens:
+            t = self.vocab.get(tok)
+            if t is not None:
+                start, end = self.indptr[t], self.indptr[t + 1]
+                out[self.indices[start:end]] += self.data[start:end]  # one column: each document at most once
         return out
 
 
@@ -173,7 +200,7 @@ def read_chunks(path: Path) -> list[Chunk]:
 def load_full_segment(path: Path, vid: str, collection: VectorCollection | None) -> Segment:
     stats = BM25Stats.load(path / STATS_FILE)
     return Segment(vid, read_chunks(path), np.load(path / "vectors.npy", mmap_mode="r"), np.load(path / "rows.npy"),
-                   bm25s.BM25.load(str(path / "bm25"), show_progress=False), collection, stats)
+                   SavedBM25(path / "bm25"), collection, stats)
 
 
 HIDDEN_FILE = "hidden_tokens.json"

@@ -34,6 +34,13 @@ class _Loaded:
     checked: float
 
 
+def known_kbs(settings: Settings) -> list[str]:
+    """Configured knowledge bases plus any with a live index in the data directory."""
+    root = settings.data_dir / "kbs"
+    found = {p.name for p in root.iterdir() if (p / "CURRENT").exists()} if root.exists() else set()
+    return sorted(found | set(settings.kbs))
+
+
 class KnowledgeService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -48,9 +55,7 @@ class KnowledgeService:
         self.load_errors: dict[str, tuple[str, str]] = {}
 
     def known_kbs(self) -> list[str]:
-        root = self.settings.data_dir / "kbs"
-        found = {p.name for p in root.iterdir() if (p / "CURRENT").exists()} if root.exists() else set()
-        return sorted(found | set(self.settings.kbs))
+        return known_kbs(self.settings)
 
     def _load(self, kb: str) -> _Loaded:
         index = open_index(IndexLayout(self.settings.data_dir, kb), self.embedder, self.client, self.settings.hnsw_search_ef,
@@ -94,15 +99,18 @@ class KnowledgeService:
 
     def warm(self) -> dict[str, str]:
         """Load every configured knowledge base; returns kb → error text for those that failed."""
-        errors = {}
-        for kb in self.known_kbs():
-            try:
-                self._get(kb)
-            except Exception as exc:  # noqa: BLE001 - reported by /healthz, not fatal at start-up
-                errors[kb] = getattr(exc, "message", str(exc))
+        errors = {kb: error for kb in self.known_kbs() if (error := self.warm_one(kb))}
         self.tokenizer.tokens("预热")
         self.embedder.embed_query("预热")
         return errors
+
+    def warm_one(self, kb: str) -> str:
+        """Load one knowledge base's index; the Chinese error text if it failed, else ''."""
+        try:
+            self._get(kb)
+        except Exception as exc:  # noqa: BLE001 - reported by /healthz, not fatal at start-up
+            return getattr(exc, "message", str(exc))
+        return ""
 
     def snapshot(self, kb: str) -> _Loaded:
         """One index version with its searcher and contacts: a request that holds it sees that version

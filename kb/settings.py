@@ -66,7 +66,11 @@ class Settings(BaseSettings):
     max_field_chars: int = Field(default=5000, ge=100, description="Characters in one ticket or short field")
     max_zip_entries: int = Field(default=2000, ge=1, description="Entries in one XLSX/DOCX/ZIP read")
     max_zip_unpacked_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, description="Unpacked size of one XLSX/DOCX/ZIP")
-    hnsw_search_ef: int = Field(default=200, ge=10)
+    # HNSW of every Chroma collection (only indexes above kb/index.py EXACT_DENSE_MAX_VECTORS use it), chosen
+    # by `kb bench --only scale` (eval/bench_scale.py): recall@10 against exact search, query p95, build time.
+    hnsw_search_ef: int = Field(default=200, ge=10, description="HNSW ef at query time (Chroma ef_search)")
+    hnsw_m: int = Field(default=16, ge=4, le=128, description="HNSW neighbours per node (Chroma max_neighbors)")
+    hnsw_ef_construction: int = Field(default=200, ge=10, description="HNSW ef while building (Chroma ef_construction)")
     llm_url: str | None = None
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store of record; defaults to sqlite:///<data_dir>/store.sqlite"

@@ -47,12 +47,20 @@ def chroma_client(settings: Settings):  # -> chromadb.api.ClientAPI
 class VectorCollection:
     """One Chroma collection per index version; row ids are the vector's row number."""
 
-    def __init__(self, client, name: str, search_ef: int = 200) -> None:
+    def __init__(self, client, name: str, search_ef: int = 200, max_neighbors: int = 16,
+                 ef_construction: int = 200) -> None:
         self.client = client
         self.name = name
         self.search_ef = search_ef
+        self.max_neighbors = max_neighbors
+        self.ef_construction = ef_construction
         self._collection = None
         self._size: int | None = None
+
+    @classmethod
+    def for_settings(cls, client, name: str, settings: Settings) -> VectorCollection:
+        """A collection with the HNSW settings of ``settings`` (chosen by eval/bench_scale.py)."""
+        return cls(client, name, settings.hnsw_search_ef, settings.hnsw_m, settings.hnsw_ef_construction)
 
     @property
     def collection(self):
@@ -65,7 +73,8 @@ class VectorCollection:
         col = self.client.create_collection(
             self.name,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_search": self.search_ef, "ef_construction": 200}},
+            configuration={"hnsw": {"space": "cosine", "ef_search": self.search_ef, "max_neighbors": self.max_neighbors,
+                                    "ef_construction": self.ef_construction}},
         )
         limit = min(batch, int(getattr(self.client, "get_max_batch_size", lambda: batch)()))
         for start in range(0, len(vectors), limit):
@@ -158,6 +167,17 @@ def owned_elsewhere(settings: Settings) -> bool:
     return False
 
 
+class LazyClient:
+    """A Chroma client opened on first use: importing chromadb costs about a second of start-up, and a
+    service whose indexes are small enough for exact search never needs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __getattr__(self, name: str):
+        return getattr(chroma_client(self._settings), name)
+
+
 def reader_client(settings: Settings):
     """The client a reader uses, or None (exact search from the version files) when the service owns the store."""
-    return None if owned_elsewhere(settings) else chroma_client(settings)
+    return None if owned_elsewhere(settings) else LazyClient(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from pathlib import PurePath
 
@@ -160,12 +161,54 @@ def test_request_for_unloaded_part_is_503_not_a_wait(sample_settings):
         h = c.get("/healthz")
         assert h.status_code == 200
         assert h.json()["ready"] is False
-        assert h.json()["loading"] == ["knowledge_service", "knowledge_bases", "classifier", "reply"]
+        assert h.json()["loading"] == ["tokenizer", "embedder", "index:canlian", "index:minzheng", "classifier", "composer"]
+        assert h.json()["kbs"] == {"canlian": {"state": "loading"}, "minzheng": {"state": "loading"}}
+        assert h.json()["components"]["embedder"] == {"state": "loading", "seconds": None}
         r = c.post("/v1/search", json={"query": "低保"})
         assert r.status_code == 503
-        assert r.json() == {"detail": "服务正在启动，知识库尚未加载完成，请稍后再试", "error": "IndexNotReady"}
+        assert r.json() == {"detail": "服务正在启动，分词器、向量模型尚未加载完成，请稍后再试", "error": "IndexNotReady"}
         assert c.post("/v1/classify", json={"text": "低保"}).json()["detail"] == "服务正在启动，工单分类模型尚未加载完成，请稍后再试"
         assert c.post("/v1/reply", json={"question": "低保"}).status_code == 503
+
+
+def test_search_answers_while_the_classifier_is_still_loading(sample_settings):
+    """The search path loads first; a reply waits for the classifier with a 503 that names it."""
+    from api.readiness import Readiness
+
+    app = create_app(sample_settings)
+    with TestClient(app, headers={"Authorization": f"Bearer {key_for(sample_settings, 'test-admin', 'admin')}"}) as c:
+        ready = Readiness(sample_settings)
+        ready._load_search()  # the start-up thread's first half: tokenizer, embedder, every index
+        app.state.readiness = ready
+        body = c.get("/healthz").json()
+        assert body["ready"] is False and body["loading"] == ["classifier", "composer"]
+        assert {n: v["state"] for n, v in body["components"].items()} == {
+            "tokenizer": "ready", "embedder": "ready", "index:canlian": "ready", "index:minzheng": "ready",
+            "classifier": "loading", "composer": "loading"}
+        assert all(v["seconds"] >= 0 for n, v in body["components"].items() if v["state"] == "ready")
+        assert body["kbs"]["minzheng"]["state"] == "ready" and body["kbs"]["canlian"]["state"] == "ready"
+        assert c.post("/v1/search", json={"query": "低保标准每月多少钱"}).status_code == 200
+        r = c.post("/v1/reply", json={"question": "低保标准每月多少钱"})
+        assert (r.status_code, r.json()["detail"]) == (503, "服务正在启动，答复生成模块尚未加载完成，请稍后再试")
+        r = c.post("/v1/classify", json={"text": "低保"})
+        assert (r.status_code, r.json()["detail"]) == (503, "服务正在启动，工单分类模型尚未加载完成，请稍后再试")
+
+
+def test_serving_path_imports_no_torch_chromadb_or_numba(sample_settings):
+    """Start-up cost: the default (bundled embedder, small index) path must not import torch,
+    sentence-transformers, chromadb or bm25s/numba; checked in a fresh interpreter after a full load."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from api.readiness import Readiness; from kb.settings import Settings; "
+            "r = Readiness(Settings()); r.load(); assert r.failed is None, r.failed; "
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'chromadb', 'bm25s', 'numba') if m in sys.modules))")
+    env = {**os.environ, "KB_DATA_DIR": str(sample_settings.data_dir),
+           "KB_EMBED_CACHE": str(sample_settings.embed_cache_path),
+           "PYTHONPATH": str(PurePath(__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_reply_sees_one_index_version(client, sample_settings, monkeypatch):

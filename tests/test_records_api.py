@@ -205,6 +205,11 @@ def test_auth_off_is_refused_off_loopback(mini_settings):
 def test_healthz_reveals_no_paths_or_counts_to_anonymous_callers(mini_app):
     _, client = mini_app
     anonymous = client.get("/healthz", headers={"Authorization": ""}).json()
-    assert anonymous == {"status": "ok", "ready": True, "loading": [], "kbs": {"mini": {"state": "ready"}}}
+    components = {name: {"state": state} for name, state in (("tokenizer", "ready"), ("embedder", "ready"),
+                  ("index:mini", "ready"), ("classifier", anonymous["components"]["classifier"]["state"]),
+                  ("composer", "ready"))}
+    assert anonymous == {"status": "ok", "ready": True, "loading": [], "kbs": {"mini": {"state": "ready"}},
+                         "components": components}
+    assert anonymous["components"]["classifier"]["state"] in ("ready", "absent")
     detailed = client.get("/healthz").json()
     assert detailed["kbs"]["mini"]["chunks"] == 12 and "embedder" in detailed

@@ -27,18 +27,27 @@ def healthz(request: Request, ready: ReadinessDep) -> dict[str, Any]:
     body = _healthz(ready)
     if _anonymous(request):
         kbs = {kb: {"state": v["state"]} for kb, v in body["kbs"].items()}
-        return {"status": body["status"], "ready": body["ready"], "loading": body["loading"], "kbs": kbs}
+        components = {name: {"state": c["state"]} for name, c in body["components"].items()}
+        return {"status": body["status"], "ready": body["ready"], "loading": body["loading"], "kbs": kbs,
+                "components": components}
     return body
 
 
 def _healthz(ready) -> dict[str, Any]:
+    """Per component (tokenizer, embedder, index:<kb>, classifier, composer): state and load seconds;
+    per kb: "loading" until its index is read, then its version and counts."""
+    components = {name: c.as_json() for name, c in ready.components.items()}
     service = ready.service
     if service is None:
+        kbs = {name.split(":", 1)[1]: {"state": c["state"]} for name, c in components.items() if name.startswith("index:")}
         return {"status": "failed" if ready.failed else "starting", "ready": False, "loading": list(ready.loading),
-                "error": ready.failed, "kbs": {}}
+                "error": ready.failed, "kbs": kbs, "components": components}
     kbs = {}
     healthy = True
     for kb in service.known_kbs():
+        if ready.state_of(f"index:{kb}") == "loading":
+            kbs[kb] = {"state": "loading"}
+            continue
         try:
             index = service.index(kb)
         except Exception as exc:  # noqa: BLE001 - health reports every failure as state, never raises
@@ -67,6 +76,7 @@ def _healthz(ready) -> dict[str, Any]:
         "ready": ready.ready and not ready.failed,
         "loading": list(ready.loading),
         "startup_seconds": None if ready.seconds is None else round(ready.seconds, 2),
+        "components": components,
         "classifier": "ready" if ready.classifier is not None else (ready.classifier_error or "loading"),
         "embedder": service.embedder.fingerprint,
         "kbs": kbs,

@@ -1,0 +1,60 @@
+"""Warm search against the query embedding's own time, in the same run and interleaved query by query.
+
+For each dev question three timings are taken back to back, so that a noisy two-core machine slows all
+three alike: the embedding alone (``embed_queries``, uncached), the whole search with the embedder's
+recent-query memory cleared (what a new question costs), and the search again with the vector remembered
+(everything that is not the embedding: BM25, masks, fusion, snippets, the dense lookup). The target is
+search p95 ≤ 1.3 × embedding p95.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kb.search import SearchRequest
+from kb.service import KnowledgeService
+from kb.settings import Settings
+
+
+def warm_search_ratio(service: KnowledgeService, queries: list[tuple[str, str]], kb_override: str | None = None) -> dict:
+    from eval.bench import percentiles
+
+    embedder = service.embedder
+    for kb, q in queries[:10]:
+        service.search(kb_override or kb, SearchRequest(q))
+    embed, search, rest = [], [], []
+    for kb, q in queries:
+        kb = kb_override or kb
+        started = time.perf_counter()
+        embedder.embed_queries([q])
+        embed.append((time.perf_counter() - started) * 1000)
+        embedder._recent.clear()  # noqa: SLF001 - a new question: its vector is not remembered
+        started = time.perf_counter()
+        service.search(kb, SearchRequest(q))
+        search.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        service.search(kb, SearchRequest(q))
+        rest.append((time.perf_counter() - started) * 1000)
+    e, s = percentiles(embed), percentiles(search)
+    return {"embed_ms": e, "search_ms": s, "search_without_embedding_ms": percentiles(rest),
+            "p95_ratio": round(s["p95"] / e["p95"], 3), "p50_ratio": round(s["p50"] / e["p50"], 3)}
+
+
+def run_warm_search_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200) -> dict:
+    """The ratio at sample size and on a synthetic ``large_chunks`` index (``eval.bench.build_synthetic``)."""
+    from eval.bench import bench_queries, build_synthetic
+
+    queries = bench_queries(n_queries)
+    service = KnowledgeService(settings)
+    service.warm()
+    report: dict = {"sample": warm_search_ratio(service, queries)}
+    console.print(json.dumps(report, ensure_ascii=False))
+    if large_chunks:
+        big = build_synthetic(settings, service, "minzheng", large_chunks)
+        big_service = KnowledgeService(big)
+        big_service.warm()
+        report["large_chunks"] = big_service.index("minzheng").size
+        report["large"] = warm_search_ratio(big_service, queries, kb_override="minzheng")
+    console.print(json.dumps(report, ensure_ascii=False))
+    return report
