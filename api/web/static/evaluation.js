@@ -8,7 +8,10 @@ const MAIN_FIGURE = {retrieval: "recall@5", classify: "industry_accuracy", reply
 const FIGURE_NAMES = {
   citation_precision: "引用精确率", citation_recall: "引用召回率", key_fact_coverage: "关键事实覆盖率",
   contact_correctness: "联系方式正确率", escalation_precision: "转办精确率", escalation_recall: "转办召回率",
-  answerable_escalated_share: "可答问题被升级比例", helpful_escalation_share: "转办附联系方式比例",
+  answerable_escalated_share: "可答问题被转办比例", helpful_escalation_share: "转办附联系方式或参考比例",
+  unanswerable_escalated_share: "不可答问题转办比例", topic_grounded: "答复主题正确率",
+  invented_fact_replies: "含无出处事实的答复数", district_contact_correct: "点名区/街道时联系方式正确率",
+  confident_accuracy: "置信度≥0.8的答复正确率",
   industry_accuracy: "行业准确率", subtopic_macro_f1: "子主题 macro-F1", department_accuracy: "转办部门准确率",
   ece: "ECE（校准误差）", queries: "查询数", items: "问题数", tickets: "工单数", n: "问题数",
   recall_at_5: "Recall@5", mrr_at_10: "MRR@10", adjacent_top1: "首位为相邻条",
@@ -131,7 +134,7 @@ async function compare() {
     $("cmp-meta").textContent = `A：${c.a.run_id}（${configText(c.a.config)}） · B：${c.b.run_id}（${configText(c.b.config)}） · ` +
       `${SUITE_NAMES[c.a.suite]} / ${c.a.split}`;
     $("cmp-figures").tBodies[0].innerHTML = c.figures.map((f) => {
-      const better = f.name.endsWith("_ms") || f.name === "ece" || f.name === "answerable_escalated_share" ? -f.delta : f.delta;
+      const better = f.name.endsWith("_ms") || f.name === "ece" || f.name === "answerable_escalated_share" || f.name === "invented_fact_replies" ? -f.delta : f.delta;
       const cls = better > 0 ? "up" : better < 0 ? "down" : "";
       return `<tr data-name="${escapeHtml(f.name)}"><td>${escapeHtml(figName(f.name))}</td><td class="num">${fmt(f.a)}</td>` +
         `<td class="num">${fmt(f.b)}</td><td class="num ${cls}">${f.delta === null ? "—" : (f.delta > 0 ? "+" : "") + fmt(f.delta)}</td></tr>`;
