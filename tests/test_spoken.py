@@ -115,3 +115,10 @@ def test_shipped_calibration_was_fitted_on_dev_only():
     assert tuple(cal.features) == FEATURES
     assert set(cal.trained_on["splits"]) <= {"dev", "dev2"}
     assert 0.0 < cal.threshold < 1.0
+
+
+def test_a_callers_own_number_is_not_a_question_for_a_phone_number():
+    assert office_ask(written("高龄津贴在哪领，我电话13812345678")).fields == ("address",)
+    assert office_ask(written("我电话：13812345678")) is None
+    assert written("。我妈82了高龄津贴怎么领") == "我母亲82岁高龄津贴怎么领"
+    assert written("我妈82了高龄津贴怎么领，我电话13812345678") == "我母亲82岁高龄津贴怎么领，我电话"

@@ -201,7 +201,7 @@ def test_escalation_shows_banner(page, server):
     _open(page, server[0] + "/")
     _ask(page, "明年低保标准会不会涨")
     banner = page.inner_text(".escalate")
-    assert banner.startswith("需登记转办：来电人询问的是政策调整预期或实时办理状态")
+    assert banner.startswith("需登记转办：来电人询问的是政策调整预期，知识库只收录现行政策")
 
 
 def test_feedback_click_is_stored_masked(page, server, sample_settings):

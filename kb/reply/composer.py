@@ -61,7 +61,7 @@ _ASKS = [
     (re.compile(r"哪天|几号|什么时候开|具体日期"), re.compile(r"\d+月|\d+日|每年|每月|工作日|随时")),
     (re.compile(r"免费吗|能免费|要钱吗|收费吗|收不收费"), re.compile(r"免费|收费|不收|减免|\d+元")),
     # An office's phone number or opening hours: an answer without one is not an answer (the directory may be).
-    (re.compile(r"电话|号码|联系方式"), re.compile(r"(?<!\d)(?:0\d{2,3}-?\d{3,4}-?\d{4}|12345|96\d{3})(?!\d)")),
+    (re.compile(r"(?<![我俺]的)(?<![我俺])电话(?![\s:：]*\d)|号码(?![\s:：]*\d)|联系方式"), re.compile(r"(?<!\d)(?:0\d{2,3}-?\d{3,4}-?\d{4}|12345|96\d{3})(?!\d)")),
     (re.compile(r"几点|上班时间|办公时间|工作时间|开门"), re.compile(r"\d{1,2}:\d{2}|\d{1,2}点|工作日|24小时")),
 ]
 

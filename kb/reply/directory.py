@@ -19,7 +19,7 @@ from kb.records import Chunk
 from kb.search import SearchRequest
 
 ASKS = {
-    "phone": re.compile(r"电话|号码|联系方式|打哪个|怎么联系|热线"),
+    "phone": re.compile(r"(?<![我俺]的)(?<![我俺])电话(?![\s:：]*\d)|号码(?![\s:：]*\d)|联系方式|打哪个|怎么联系|热线"),
     "address": re.compile(r"在哪|哪里能|哪里可以|去哪里|到哪里|哪里办|哪里领|哪里交|地址|怎么走|位置|什么地方"),
     "hours": re.compile(r"几点|上班时间|办公时间|工作时间|什么时候上班|什么时候开门|开门|下班|周末|周六|周日|星期[六天日]|节假日|中午"),
     "appointment": re.compile(r"预约|提前约|要不要约|挂号|排号"),

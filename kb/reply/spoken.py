@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 
+from kb.privacy import mask
 from kb.textnorm import normalize
+
+_TAG = re.compile(r"【[^】]{1,6}】")
 
 # Dialect and spoken forms → written forms, longest first (applied after normalize: digits are Arabic).
 _DIALECT = [
@@ -39,7 +42,9 @@ _AGE_LE = re.compile(r"(?<![\d.])(\d{2,3})(?:了|啦)(?!解)")
 def written(question: str) -> str:
     """The question in the written register, for matching; never shown to the caller."""
     # normalize() turns full-width punctuation ASCII; the rest of this module speaks Chinese punctuation.
-    text = normalize(question).translate(_ASCII_PUNCT)
+    # A caller's own phone or ID number is personal data, not a search term: it only dilutes the match.
+    text = _TAG.sub("", mask(question, names=False))
+    text = normalize(text).translate(_ASCII_PUNCT)
     for spoken, plain in _DIALECT:
         text = text.replace(spoken, plain)
     text = _FILLERS.sub("", text)
@@ -47,7 +52,7 @@ def written(question: str) -> str:
     text = _AGE_LE.sub(r"\1岁", text)
     text = _PUNCT_RUN.sub("，", text)
     text = re.sub(r"，(?=[？。！])", "", text)
-    return text.strip("， ")
+    return text.lstrip("，。？！；： ").strip("， ")
 
 
 # A part ends at a question mark, or before a second question introduced by 还有/另外/再问.
