@@ -58,7 +58,9 @@ def test_collection_uses_the_settings_hnsw_and_recalls_exact_neighbours(tmp_path
         hnsw = client.get_collection("kb-test-v1").configuration_json["hnsw"]
         assert (hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"], hnsw["ef_search"]) == ("cosine", 12, 80, 150)
         found = [[row for row, _ in collection.query(q, 10)] for q in queries]
-    assert recall_at_k(found, exact_top_k(data, queries)) == 1.0
+    # HNSW is approximate and Chroma inserts with several threads, so the graph (and a rare neighbour) differs
+    # between runs: recall is bounded, not exact (one clean-clone run gave 0.9967).
+    assert recall_at_k(found, exact_top_k(data, queries)) >= 0.99
 
 
 def test_scale_bench_rows_per_ef_search_after_a_restart(tmp_path):
@@ -69,7 +71,7 @@ def test_scale_bench_rows_per_ef_search_after_a_restart(tmp_path):
                              n_queries=12, workdir=tmp_path / "work")
     rows = report["rows"]
     assert [(r["M"], r["ef_construction"], r["ef_search"]) for r in rows] == [(16, 100, 10), (16, 100, 300)]
-    assert rows[1]["recall@10"] == 1.0
+    assert rows[1]["recall@10"] >= 0.99  # approximate: see the test above
     assert rows[0]["recall@10"] <= rows[1]["recall@10"]
     assert all(r["chroma_server_rss_mb"] > 50 and r["bench_rss_mb"] > 50 and r["p95"] >= r["p50"] > 0 for r in rows)
     assert report["chunks"] == 2000 and report["queries"] == 12 and report["query_embedding_ms"]["p95"] > 0
