@@ -129,6 +129,11 @@ class Readiness:
             except Exception:  # noqa: BLE001 - a failed extra is logged; the core service stays up
                 log.exception("start-up hook failed")
         self.seconds = time.monotonic() - self.started
+        if self.classifier is not None:
+            try:
+                _write_compact(self.settings, self.classifier.model)
+            except Exception:  # noqa: BLE001 - the joblib model keeps serving; the next start tries again
+                log.exception("compact classifier not written")
         log.info("service ready in %.1f s: %s", self.seconds,
                  ", ".join(f"{n} {c.seconds}s" for n, c in self.components.items()))
 
@@ -191,6 +196,20 @@ def _load_classifier(settings: Settings, service) -> tuple[Any, str]:
         return None, exc.message
     share_tokenizer(classifier.model, settings.corpus_dir, settings.data_dir / "cache")
     return classifier, ""
+
+
+def _write_compact(settings: Settings, model) -> None:
+    """A model saved before the compact form existed is served from joblib this once; writing its
+    compact file now (after everything is up) makes the next start fast without retraining."""
+    from kb.classify.persist import Union, compact_path, export
+
+    if isinstance(model.vectorizer, Union):
+        return
+    folder = classifier_dir(settings)
+    path = folder / (folder / "CURRENT").read_text(encoding="utf-8").strip()
+    if path.name == f"{model.version}.joblib" and not compact_path(path).exists():
+        written = export(model, path)
+        log.info("compact classifier %s", f"written: {written.name}" if written else "not possible for this model")
 
 
 def classifier_dir(settings: Settings):

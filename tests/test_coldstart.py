@@ -139,3 +139,20 @@ def test_the_word_analyzer_moves_to_the_serving_tokenizer_only_for_the_same_dict
     assert share_tokenizer(served, tmp_path / "same", tmp_path / "cache") is True
     assert (word.corpus_dir, word.cache_dir) == (tmp_path / "same", tmp_path / "cache")
     assert share_tokenizer(served, tmp_path / "same", tmp_path / "cache") is False
+
+
+def test_a_model_saved_before_the_compact_form_gets_its_file_once_served(trained):
+    from api.readiness import _write_compact
+
+    s, model, path = trained
+    small = compact_path(path)
+    small.unlink()
+    served = TicketModel.load(path.parent)
+    assert type(served.clf).__name__ == "LogisticRegression"
+    _write_compact(s, served)
+    assert small.exists()
+    again = TicketModel.load(path.parent)
+    assert type(again.clf).__module__ == "kb.classify.persist"
+    stamp = small.stat().st_mtime_ns
+    _write_compact(s, again)
+    assert small.stat().st_mtime_ns == stamp
