@@ -9,10 +9,7 @@ cores); the search path measured is the real one.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,24 +66,15 @@ def over_http(settings: Settings, queries: list[tuple[str, str]]) -> dict[str, f
     key_name = f"bench-{secrets.token_hex(4)}"
     key = keys.create(key_name, "agent", actor="bench")
 
+    from eval.bench_coldstart import spawn_serve, wait_listening
+
     port = _free_port()
-    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_EMBED_CACHE": str(settings.embed_cache_path)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn_serve(settings, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
                           headers={"Authorization": f"Bearer {key}"}) as client:
-            deadline = time.time() + 120
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("服务未能在 120 秒内启动")
-                time.sleep(0.1)
+            wait_listening(client, proc, time.time() + 120)
             client.post("/v1/search", json={"query": queries[0][1], "kb": queries[0][0]})
             cold = time.perf_counter() - started
             for kb, q in queries[:10]:

@@ -45,26 +45,39 @@ def _first_ok(client, path: str, body: dict, started: float, deadline: float, pi
     raise RuntimeError(f"{path} 在 {deadline - time.time():.0f} 秒内未成功应答")
 
 
+def spawn_serve(settings: Settings, port: int) -> subprocess.Popen:
+    """``kb serve`` as a fresh process on ``port`` over ``settings``' data: the server every bench talks to."""
+    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_EMBED_CACHE": str(settings.embed_cache_path)}
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_listening(client, proc: subprocess.Popen, deadline: float) -> None:
+    """Until the spawned server answers /healthz (it does while its parts still load)."""
+    import httpx
+
+    while True:
+        try:
+            client.get("/healthz")
+            return
+        except httpx.TransportError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("服务进程未能启动") from None
+            time.sleep(0.02)
+
+
 def one_cold_start(settings: Settings, key: str, port: int, timeout: float = 120.0) -> dict:
     """Seconds from spawning ``kb serve`` to the first 200 of search and of reply, plus /healthz's breakdown."""
     import httpx
 
-    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_EMBED_CACHE": str(settings.embed_cache_path)}
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn_serve(settings, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
                           headers={"Authorization": f"Bearer {key}"}) as client:
             deadline = time.time() + timeout
-            while True:
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise RuntimeError("服务进程未能启动") from None
-                    time.sleep(0.02)
+            wait_listening(client, proc, deadline)
             listening = time.perf_counter() - started
             search, search_cpu = _first_ok(client, "/v1/search", SEARCH, started, deadline, proc.pid)
             reply, reply_cpu = _first_ok(client, "/v1/reply", REPLY, started, deadline, proc.pid)
@@ -74,6 +87,7 @@ def one_cold_start(settings: Settings, key: str, port: int, timeout: float = 120
         return {"listening_s": round(listening, 2), "first_search_s": round(search, 2),
                 "first_reply_s": round(reply, 2), "all_ready_s": round(all_ready, 2),
                 "first_search_cpu_s": search_cpu, "first_reply_cpu_s": reply_cpu,
+                "load_avg_1m": round((load_before + os.getloadavg()[0]) / 2, 2),
                 "components": health.get("components", {})}
     finally:
         proc.terminate()
@@ -100,7 +114,7 @@ def run_coldstart_bench(settings: Settings, console, runs: int = 5) -> dict:
         keys.revoke(name, actor="bench")
     report: dict = {"runs": runs}
     for figure in ("listening_s", "first_search_s", "first_reply_s", "all_ready_s", "first_search_cpu_s",
-                   "first_reply_cpu_s"):
+                   "first_reply_cpu_s", "load_avg_1m"):
         values = [s[figure] for s in samples]
         report[figure] = {"p50": round(float(np.median(values)), 2), "max": max(values)}
     parts = sorted({p for s in samples for p in s["components"]})

@@ -125,10 +125,8 @@ def _records(settings: Settings, base: dict, console, large: int, **_) -> dict:
 
 
 def _scale(settings: Settings, base: dict, console, **_) -> dict:
-    try:
-        from eval.bench_scale import run_scale_bench  # type: ignore[import-not-found]
-    except ImportError:
-        return {"skipped": "本分支没有 eval/bench_scale.py（1M 分块 + Chroma 服务的规模测试），跳过 scale 部分"}
+    from eval.bench_scale import run_scale_bench
+
     return run_scale_bench(settings, console)
 
 
@@ -141,11 +139,17 @@ def _classify(settings: Settings, base: dict, **_) -> dict:
 
 def _reply(settings: Settings, base: dict, **_) -> dict:
     from eval.bench import reply_speed
+    from eval.bench_warm import reply_search_ratio
+    from eval.reply import DEFAULT_DATA, load_items
+    from kb.reply.service import ReplyService
     from kb.service import KnowledgeService
 
     service = KnowledgeService(settings)
     service.warm()
-    return {"reply_template_ms": with_ratio(reply_speed(settings, service), base)}
+    report: dict = {"reply_template_ms": with_ratio(reply_speed(settings, service), base)}
+    replies = ReplyService(service, settings.model_copy(update={"llm_url": None}))
+    report["reply_vs_search"] = reply_search_ratio(service, replies, load_items(DEFAULT_DATA))
+    return report
 
 
 RUNNERS: dict[str, Callable[..., dict]] = {

