@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 
-from kb.classify.pooling import PoolingParams, pool, sentence_plan, sentences
+from kb.classify.pooling import PoolingParams, pool, sentence_plan, sentence_weights, sentences
 from kb.classify.tickets import load_tickets
 from kb.errors import TrainingDataInvalid
 from kb.settings import PROJECT_ROOT
@@ -48,6 +48,20 @@ def test_pool_blends_whole_text_with_length_weighted_sentences():
     assert np.allclose(out[1], whole[1])
     with pytest.raises(ValueError, match="不一致"):
         pool(whole, plan, per_sentence[:1], alpha=0.5)
+
+
+def test_sentences_that_ask_weigh_more_than_the_story_around_them():
+    story, ask = "去年我丈夫出了车祸住院。", "请问我家能申请临时救助吗？"  # 12 and 13 characters
+    assert np.allclose(sentence_weights([story, ask]), [12 / 25, 13 / 25])
+    assert np.allclose(sentence_weights([story, ask], ask_weight=3.0), [12 / 51, 39 / 51])
+    # A title, a plea and a request to a department ask; the story does not, whatever its length.
+    titles = ["关于某社区养老驿站关门的反映。", "恳请领导过问一下。", "孩子还在上学，请民政部门核实。", "老伴前年去世了。"]
+    assert np.allclose(sentence_weights(titles, ask_weight=2.0) * (2 * 15 + 2 * 9 + 2 * 15 + 8),
+                       [30, 18, 30, 8])
+    whole = np.array([[0.5, 0.5]])
+    per_sentence = np.array([[0.0, 1.0], [1.0, 0.0]])
+    out = pool(whole, [[story, ask]], per_sentence, alpha=0.5, ask_weight=3.0)
+    assert np.allclose(out[0], [0.25 + 0.5 * 39 / 51, 0.25 + 0.5 * 12 / 51])
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ class TicketModel:
         if not flat:
             return whole, whole, matrix
         per_sentence, _ = self.proba(flat)
-        return pool(whole, plan, per_sentence, params.alpha), whole, matrix
+        return pool(whole, plan, per_sentence, params.alpha, getattr(params, "ask_weight", 1.0)), whole, matrix
 
     def with_partner(self, other: TicketModel) -> TicketModel:
         """An ensemble of this model and ``other`` (each calibrated on its own); neighbours come from this one."""

@@ -21,8 +21,10 @@ from kb.taxonomy import cached_taxonomy
 
 GRID_C = (5.0,)
 GRID_EXTRA_WEIGHT = (0.3, 0.6)
-# Sentence pooling of long letters (kb/classify/pooling.py): off, or blended at these weights.
-GRID_POOLING = (PoolingParams(), PoolingParams(0.5, 100), PoolingParams(0.5, 150), PoolingParams(0.3, 100))
+# Sentence pooling of long letters (kb/classify/pooling.py): off, or blended at these weights, with the
+# sentences that ask counted as much as the others or several times more.
+GRID_POOLING = (PoolingParams(), PoolingParams(0.5, 100), PoolingParams(0.5, 150), PoolingParams(0.3, 100),
+                PoolingParams(0.5, 100, 3.0), PoolingParams(0.5, 100, 6.0), PoolingParams(0.3, 100, 6.0))
 EVAL_DIR = PROJECT_ROOT / "eval" / "data"
 
 
@@ -87,7 +89,7 @@ def choose_pooling(model: TicketModel, dev: list[Ticket]) -> tuple[PoolingParams
         model.pooling = params
         scores = dev_scores(model, dev)
         accuracy = round(scores["industry_accuracy"], 4)
-        rows.append({"method": f"pooling alpha={params.alpha} min_chars={params.min_chars}", "c": "-",
+        rows.append({"method": f"pooling alpha={params.alpha} min_chars={params.min_chars} ask×{params.ask_weight}", "c": "-",
                      "industry_accuracy": accuracy, "subtopic_macro_f1": round(scores["subtopic_macro_f1"], 4)})
         key = (accuracy, -params.alpha)
         if best is None or key > best[0]:
