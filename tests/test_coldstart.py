@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kb.classify.model import TicketModel
+from kb.classify.pooling import PoolingParams
 from kb.classify.persist import SUFFIX, compact_path, export, share_tokenizer, softmax
 from kb.classify.persist import load as load_compact
 from kb.settings import PROJECT_ROOT
@@ -31,6 +32,7 @@ def trained(tmp_path_factory):
     model = TicketModel.fit(train, WordAnalyzer(s.corpus_dir, s.data_dir / "cache"), extra, 0.3, 5.0)
     model.calibrate(load_split(s, "dev"))
     model.department_model = DepartmentModel.fit(model.features, train, extra)
+    model.pooling = PoolingParams(0.5, 100, 6.0)  # long letters pooled, asking sentences weighted, as training may choose
     path = model.save(model_dir(s))
     return s, model, path
 
@@ -43,8 +45,8 @@ def test_save_writes_the_compact_file_beside_joblib_and_load_prefers_it(trained)
     assert type(served.clf).__module__ == "kb.classify.persist"
     full = TicketModel.load(path.parent, compact=False)
     assert type(full.clf).__name__ == "LogisticRegression"
-    assert (served.version, served.labels, served.temperature, served.train_ids) == \
-        (model.version, model.labels, model.temperature, model.train_ids)
+    assert (served.version, served.labels, served.temperature, served.train_ids, served.pooling) == \
+        (model.version, model.labels, model.temperature, model.train_ids, PoolingParams(0.5, 100, 6.0))
 
 
 def test_compact_probabilities_match_the_fitted_model_on_every_dev_ticket(trained):

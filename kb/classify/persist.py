@@ -240,7 +240,8 @@ def _arrays(model, blocks: list[tuple[str, Any]]) -> tuple[dict[str, np.ndarray]
                   "labels": [str(x) for x in model.labels], "temperature": model.temperature,
                   "review_threshold": model.review_threshold, "train_ids": model.train_ids,
                   "train_texts": model.train_texts, "train_labels": model.train_labels, "metrics": model.metrics,
-                  "pooling": {"alpha": model.pooling.alpha, "min_chars": model.pooling.min_chars}, "blocks": []}
+                  "pooling": {"alpha": model.pooling.alpha, "min_chars": model.pooling.min_chars,
+                              "ask_weight": getattr(model.pooling, "ask_weight", 1.0)}, "blocks": []}
     arrays: dict[str, np.ndarray] = {}
     for i, (kind, vec) in enumerate(blocks):
         vocab = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
