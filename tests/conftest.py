@@ -198,9 +198,13 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sample_server(sample_settings, sample_classifier):
-    """(base URL, uvicorn server) of the real app over the session's sample index, started once for the session."""
+    """(base URL, uvicorn server) of the real app over the session's sample index, one per test file.
+
+    Per file rather than per session: other files change the sample store through their own app between the
+    browser files, and a fresh app here starts from what they left, as a restarted service would.
+    """
     from api.app import create_app
 
     with uvicorn_server(create_app(sample_settings)) as served:

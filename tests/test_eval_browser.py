@@ -1,7 +1,7 @@
 """The evaluation page (/review/eval) in real chromium against the real app: run a retrieval eval, wait for it,
 run a second configuration, compare the two, and see the figures over time drawn.
 
-Uses the browser harness of tests/conftest.py (the session's chromium and sample server, screenshots, timings);
+Uses the browser harness of tests/conftest.py (the session's chromium, a sample server, screenshots, timings);
 its timings go to tests/screenshots/timings.json beside the console's.
 """
 
