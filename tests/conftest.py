@@ -3,11 +3,22 @@
 Vectors are cached by text in the project's embedding cache (filled by
 scripts/setup.sh), so building an index here costs tokenisation and Chroma
 writes, not embedding.
+
+The browser tests' harness lives here too, so that the four browser files share one
+chromium for the session, one server over the sample index, one page helper and one
+place their timings are written.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +135,113 @@ def api_client(settings: Settings, role: str = "agent"):
     client = TestClient(create_app(settings))
     client.headers["Authorization"] = f"Bearer {key_for(settings, f'test-{role}', role)}"
     return client
+
+
+# ---- browser harness: chromium, a served app, pages, timings --------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+_TIMINGS: dict[str, dict] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def uvicorn_server(app) -> Iterator[tuple[str, object]]:
+    """(base URL, uvicorn server) of ``app`` served on a free loopback port in a thread, for the block's length."""
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert thread.is_alive(), "uvicorn exited before it started"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", srv
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def save_timings(name: str, **figures) -> None:
+    """Add ``figures`` to tests/screenshots/``name`` and rewrite the file at once.
+
+    Written at each call rather than at teardown, so an interrupted run keeps what it measured; the
+    first call of a session replaces the previous run's file.
+    """
+    values = _TIMINGS.setdefault(name, {})
+    values.update(figures)
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / name).write_text(json.dumps(values, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for the whole session; each test gets its own context (cookies, storage)."""
+    if not CHROMIUM.exists():
+        pytest.skip("需要 /usr/bin/chromium（Debian chromium 包）才能运行浏览器测试")
+    api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
+    SHOTS.mkdir(exist_ok=True)
+    with api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def sample_server(sample_settings, sample_classifier):
+    """(base URL, uvicorn server) of the real app over the session's sample index, one per test file.
+
+    Per file rather than per session: other files change the sample store through their own app between the
+    browser files, and a fresh app here starts from what they left, as a restarted service would.
+    """
+    from api.app import create_app
+
+    with uvicorn_server(create_app(sample_settings)) as served:
+        yield served
+
+
+def new_page(browser, base_url: str, settings: Settings | None, role: str | None, *, height: int = 768,
+             expected: re.Pattern[str] | None = None, **context_options):
+    """A page in a fresh browser context, logged in as a real key of ``role`` (none when ``role`` is None).
+
+    ``page.errors`` collects console errors and uncaught page errors except those ``expected`` matches;
+    callers assert it is empty when they are done and close ``page.context``.
+    """
+    context = browser.new_context(viewport={"width": 1366, "height": height}, locale="zh-CN", **context_options)
+    if role is not None:
+        # A real session: the cookie the login sets is shared by the context's pages and WebSocket.
+        r = context.request.post(base_url + "/v1/login", data={"key": key_for(settings, f"test-{role}", role)})
+        assert r.status == 200, r.text()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not (expected and expected.search(m.text)) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    return page
+
+
+def open_console(page, url: str) -> float:
+    """Open the agent console at ``url`` and wait until its district picker is filled; milliseconds."""
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function("document.querySelectorAll('#district option').length === 17")
+    return (time.perf_counter() - started) * 1000
+
+
+def ask(page, text: str) -> None:
+    """Type a question into the console and wait for the page to paint its answer (after the 250 ms debounce)."""
+    before = page.evaluate("document.body.dataset.painted || '0'")
+    page.fill("#q", text)
+    page.wait_for_function(f"(document.body.dataset.painted || '0') !== '{before}'", timeout=20000)

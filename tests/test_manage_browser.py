@@ -8,7 +8,6 @@ Screenshots go to tests/screenshots/manage-*.png, timings to tests/screenshots/m
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 import statistics
@@ -19,17 +18,26 @@ import pytest
 
 from ingest.pipeline import run_ingest
 from kb.lifecycle import beijing_today
-from tests.conftest import MINI, key_for, make_settings
-from tests.test_web_browser import ARGS, CHROMIUM, SHOTS, _ask, _open, uvicorn_server
+from tests.conftest import (
+    CHROMIUM,
+    MINI,
+    SHOTS,
+    ask,
+    key_for,
+    make_settings,
+    new_page,
+    open_console,
+    save_timings,
+    uvicorn_server,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="需要 /usr/bin/chromium（Debian chromium 包）才能运行浏览器测试"),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
+pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
 
-TIMINGS: dict = {}
 # The page shows these refusals on purpose (invalid or stale edits); chromium logs each failed fetch as an error.
 EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (409|422)")
 
@@ -49,30 +57,14 @@ def server(mini_site):
 
     with uvicorn_server(create_app(mini_site)) as (url, _):
         yield url
-    SHOTS.mkdir(exist_ok=True)
-    (SHOTS / "manage-timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
 def page(browser, server, mini_site):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    r = context.request.post(server + "/v1/login", data={"key": key_for(mini_site, "test-manager", "manager")})
-    assert r.status == 200, r.text()
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and not EXPECTED.search(m.text) else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg = new_page(browser, server, mini_site, "manager", height=900, expected=EXPECTED)
     yield pg
-    context.close()
-    assert errors == [], errors
+    pg.context.close()
+    assert pg.errors == [], pg.errors
 
 
 def _manager(settings) -> dict[str, str]:
@@ -128,8 +120,8 @@ def test_records_list_filters_and_pages(page, server):
 
 
 def test_an_edit_on_manage_is_what_the_agent_page_answers(page, server, mini_site):
-    _open(page, server + "/")
-    _ask(page, "高龄津贴去哪里申请")
+    open_console(page, server + "/")
+    ask(page, "高龄津贴去哪里申请")
     assert "街道在10个工作日内完成审核" in page.inner_text("#reply-text")
     _edit_page(page, server, "t-ans-allowance-002")
     assert page.locator('.mnav a[aria-current="page"]').count() == 0
@@ -144,13 +136,13 @@ def test_an_edit_on_manage_is_what_the_agent_page_answers(page, server, mini_sit
     page.click("#save")
     page.wait_for_function("document.querySelector('#saved').innerText.startsWith('已保存第 2 版，已进入检索')", timeout=60000)
     saved_ms = (time.perf_counter() - started) * 1000
-    _open(page, server + "/")
-    _ask(page, "高龄津贴去哪里申请")
+    open_console(page, server + "/")
+    ask(page, "高龄津贴去哪里申请")
     served_ms = (time.perf_counter() - started) * 1000
     assert "街道在3个工作日内完成审核" in page.inner_text("#reply-text")
     page.screenshot(path=str(SHOTS / "manage-edit-agent-page.png"))
-    TIMINGS["save_click_to_saved_and_indexed_ms"] = round(saved_ms, 1)
-    TIMINGS["save_click_to_agent_page_reply_painted_ms"] = round(served_ms, 1)
+    save_timings("manage-timings.json", save_click_to_saved_and_indexed_ms=round(saved_ms, 1),
+                 save_click_to_agent_page_reply_painted_ms=round(served_ms, 1))
     record = _get(server, mini_site, "t-ans-allowance-002").json()
     assert (record["revision"], record["updated_by"]) == (2, "test-manager")
 
@@ -380,6 +372,7 @@ def test_page_load_times(page, server):
         "/manage/audit?kb=mini": "#audit tbody tr[data-seq]",
         "/manage/lifecycle?kb=mini": "#life-today:not(:empty)",
     }
+    loads = {}
     for path, selector in ready.items():
         times = []
         for _ in range(7):
@@ -388,7 +381,8 @@ def test_page_load_times(page, server):
             page.wait_for_selector(selector)
             page.wait_for_function("document.body.dataset.ready === '1'")
             times.append((time.perf_counter() - started) * 1000)
-        TIMINGS.setdefault("page_load_to_data_ms", {})[path.split("?")[0]] = _percentiles(times)
+        loads[path.split("?")[0]] = _percentiles(times)
+    save_timings("manage-timings.json", page_load_to_data_ms=loads)
     page.goto(server + "/manage/edit?kb=mini")
     page.wait_for_selector("#f-question")
     page.screenshot(path=str(SHOTS / "manage-new.png"), full_page=True)

@@ -6,56 +6,46 @@ Screenshots go to tests/screenshots/review-*.png; timings to tests/screenshots/r
 
 from __future__ import annotations
 
-import json
-import threading
+import shutil
 import time
 
 import pytest
 
 from ingest.pipeline import run_ingest
-from tests import test_web_browser as web
-from tests.conftest import key_for
-from tests.test_web_browser import CHROMIUM, SHOTS, _free_port
+from tests.conftest import (
+    CHROMIUM,
+    MINI,
+    SHOTS,
+    ask,
+    make_settings,
+    new_page,
+    open_console,
+    save_timings,
+    uvicorn_server,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="需要 /usr/bin/chromium（Debian chromium 包）才能运行浏览器测试"),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
+pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
 
-TIMINGS: dict = {}
-browser = web.browser  # the console tests' chromium fixture, one per module
+TIMINGS = "review_timings.json"
 ANSWER = "t-ans-allowance-002"
 UNANSWERED = ["小区电梯坏了三天没人修", "我们楼的电梯老是坏谁来管", "电梯故障物业不修怎么办", "居民楼电梯维修找哪个部门"]
 
 
 @pytest.fixture(scope="module")
 def mini_server(tmp_path_factory):
-    import shutil
-
-    import uvicorn
-
     from api.app import create_app
-    from tests.conftest import MINI, make_settings
 
     root = tmp_path_factory.mktemp("review-browser")
     shutil.copytree(MINI, root / "mini")
     settings = make_settings(root / "data", kbs=["mini"], store_sync_seconds=0.0, review_sample_rate=1.0)
     run_ingest(settings, "mini", [root / "mini"])
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", srv, settings
-    srv.should_exit = True
-    thread.join(10)
-    SHOTS.mkdir(exist_ok=True)
-    (SHOTS / "review_timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
+    with uvicorn_server(create_app(settings)) as (url, srv):
+        yield url, srv, settings
 
 
 @pytest.fixture()
@@ -65,13 +55,7 @@ def as_role(browser, mini_server):
     pages = []
 
     def open_as(role: str):
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
-        r = context.request.post(url + "/v1/login", data={"key": key_for(settings, f"test-{role}", role)})
-        assert r.status == 200, r.text()
-        pg = context.new_page()
-        pg.errors = []
-        pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg = new_page(browser, url, settings, role, height=900, accept_downloads=True)
         pages.append(pg)
         return pg
 
@@ -93,35 +77,23 @@ def _goto(page, url: str) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _ask(page, text: str) -> None:
-    before = _painted(page)
-    page.fill("#q", text)
-    page.wait_for_function(f"(document.body.dataset.painted || '0') !== '{before}'", timeout=20000)
-
-
-def _open_console(page, url: str) -> None:
-    page.goto(url + "/")
-    page.wait_for_function("document.querySelectorAll('#district option').length === 17")
-
-
 def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     url = mini_server[0]
     agent = as_role("agent")
-    _open_console(agent, url)
-    _ask(agent, "高龄津贴去哪里申请")
+    open_console(agent, url)
+    ask(agent, "高龄津贴去哪里申请")
     assert "10个工作日" in agent.inner_text("#reply-text")
     agent.fill("#reply .note", "时限已改为3个工作日")
     agent.click("#reply .fb button[data-rating='wrong']")
     agent.wait_for_selector("#reply .fb .ok")
 
     reviewer = as_role("reviewer")
-    TIMINGS["review_page_load_ms"] = _goto(reviewer, url + "/review")
+    save_timings(TIMINGS, review_page_load_ms=_goto(reviewer, url + "/review"))
     card = reviewer.locator(".rv")
     assert card.count() == 1
     assert card.locator("h3").inner_text() == "高龄津贴去哪里申请"
     assert "有误" in card.inner_text() and "坐席备注：时限已改为3个工作日" in card.inner_text()
     assert "10个工作日" in card.locator(".shown").inner_text()
-    SHOTS.mkdir(exist_ok=True)
     reviewer.screenshot(path=str(SHOTS / "review-queue.png"), full_page=True)
     card.locator(".fix summary").click()
     reviewer.wait_for_selector(".rv .answer-field:not([hidden])")
@@ -142,11 +114,11 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     assert "已生成草稿 #" in reviewer.inner_text(".rv .done")
     reviewer.screenshot(path=str(SHOTS / "review-corrected.png"), full_page=True)
 
-    _ask(agent, "高龄津贴去哪里申请？")
+    ask(agent, "高龄津贴去哪里申请？")
     assert "3个工作日" not in agent.inner_text("#reply-text")  # not before a manager approves
 
     manager = as_role("manager")
-    TIMINGS["drafts_page_load_ms"] = _goto(manager, url + "/manage/drafts")
+    save_timings(TIMINGS, drafts_page_load_ms=_goto(manager, url + "/manage/drafts"))
     draft = manager.locator(".rv.draft")
     assert draft.count() == 1
     assert "提出人 test-reviewer" in draft.inner_text() and "基于第 1 版" in draft.inner_text()
@@ -156,28 +128,29 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     approved_at = time.perf_counter()
     manager.click(".rv.draft button.approve")
     manager.wait_for_selector(".rv.draft .done")
-    TIMINGS["approval_click_to_published_ms"] = round((time.perf_counter() - approved_at) * 1000, 1)
+    save_timings(TIMINGS, approval_click_to_published_ms=round((time.perf_counter() - approved_at) * 1000, 1))
     assert manager.inner_text(".rv.draft .done") == "已批准，发布为第 2 版，坐席即可查到"
     manager.screenshot(path=str(SHOTS / "review-drafts-approved.png"), full_page=True)
 
-    _ask(agent, "高龄津贴去哪里申请呢")
+    ask(agent, "高龄津贴去哪里申请呢")
     served_at = time.perf_counter()
     assert "3个工作日" in agent.inner_text("#reply-text")
     agent.screenshot(path=str(SHOTS / "review-agent-corrected.png"))
-    TIMINGS["approval_click_to_corrected_answer_ms"] = round((served_at - approved_at) * 1000, 1)
-    TIMINGS["correction_click_to_corrected_answer_ms"] = round((served_at - corrected_at) * 1000, 1)
-    TIMINGS["agent_ask_includes_debounce_ms"] = 250
+    save_timings(TIMINGS, approval_click_to_corrected_answer_ms=round((served_at - approved_at) * 1000, 1),
+                 correction_click_to_corrected_answer_ms=round((served_at - corrected_at) * 1000, 1),
+                 agent_ask_includes_debounce_ms=250)
 
 
 def test_unanswered_questions_appear_as_a_gap_and_become_a_draft(as_role, mini_server):
     url = mini_server[0]
     agent = as_role("agent")
-    _open_console(agent, url)
+    open_console(agent, url)
     for q in UNANSWERED:
-        _ask(agent, q)
+        ask(agent, q)
     manager = as_role("manager")
-    TIMINGS["gaps_page_load_first_ms"] = _goto(manager, url + "/review/gaps")  # embeds the new questions
-    TIMINGS["gaps_page_load_ms"] = _goto(manager, url + "/review/gaps")  # their vectors now cached
+    first = _goto(manager, url + "/review/gaps")  # embeds the new questions
+    again = _goto(manager, url + "/review/gaps")  # their vectors now cached
+    save_timings(TIMINGS, gaps_page_load_first_ms=first, gaps_page_load_ms=again)
     gap = manager.locator(".rv.gap").first
     assert gap.locator("h3").inner_text().startswith("来电 4 次 · ")
     assert sorted(gap.locator("ol.examples li").all_inner_texts()) == sorted(UNANSWERED)

@@ -6,115 +6,44 @@ Screenshots go to tests/screenshots/ (git-ignored); browser timings to tests/scr
 from __future__ import annotations
 
 import csv
-import json
-import socket
 import statistics
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import key_for
+from tests.conftest import CHROMIUM, SHOTS, ask, key_for, new_page, open_console, save_timings
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).parent / "screenshots"
 TRANSCRIPTS = Path(__file__).resolve().parent.parent / "corpus" / "transcripts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="需要 /usr/bin/chromium（Debian chromium 包）才能运行浏览器测试"),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
+pytest.importorskip("playwright.sync_api", reason="需要安装 playwright（pip install playwright）")
 
 QUESTION = "我妈82了高龄津贴怎么领"
-TIMINGS: dict = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def uvicorn_server(app) -> Iterator[tuple[str, object]]:
-    """(base URL, uvicorn server) of ``app`` served on a free loopback port in a thread, for the block's length."""
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", srv
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def server(sample_settings, sample_classifier):
-    from api.app import create_app
-
-    with uvicorn_server(create_app(sample_settings)) as served:
-        yield served
-    SHOTS.mkdir(exist_ok=True)
-    (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
+@pytest.fixture()
+def server(sample_server):
+    return sample_server
 
 
 @pytest.fixture()
 def page(browser, server, sample_settings, request):
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server[0])
-    if "no_session" not in request.keywords:
-        # A real session: the cookie the login sets is shared by the context's pages and WebSocket.
-        r = context.request.post(server[0] + "/v1/login", data={"key": key_for(sample_settings, "test-agent", "agent")})
-        assert r.status == 200, r.text()
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
+    role = None if "no_session" in request.keywords else "agent"
+    pg = new_page(browser, server[0], sample_settings, role, accept_downloads=True)
+    pg.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server[0])
     yield pg
-    context.close()
-    assert errors == [], errors
-
-
-def _open(page, url: str) -> float:
-    started = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function("document.querySelectorAll('#district option').length === 17")
-    return (time.perf_counter() - started) * 1000
-
-
-def _ask(page, text: str) -> None:
-    before = page.evaluate("document.body.dataset.painted || '0'")
-    page.fill("#q", text)
-    page.wait_for_function(f"(document.body.dataset.painted || '0') !== '{before}'", timeout=20000)
+    pg.context.close()
+    assert pg.errors == [], pg.errors
 
 
 def test_question_gives_reply_clause_and_contact_then_district_changes_contact(page, server):
-    TIMINGS["page_load_to_interactive_ms"] = round(_open(page, server[0] + "/"), 1)
+    save_timings("timings.json", page_load_to_interactive_ms=round(open_console(page, server[0] + "/"), 1))
     assert page.evaluate("document.activeElement.id") == "q"
-    _ask(page, QUESTION)
+    ask(page, QUESTION)
     assert "免申即享" in page.inner_text("#reply-text")
     assert "《北京市老年人养老服务补贴津贴管理实施办法》（京民养老发〔2023〕118号）第十条" in page.inner_text("#reply-text")
     clause = page.locator('#clauses li[data-id="mz-pol-elderly-allowance-2023#第十条"]')
@@ -123,7 +52,6 @@ def test_question_gives_reply_clause_and_contact_then_district_changes_contact(p
     assert page.locator("#clauses mark").count() > 0 and page.locator("#answers mark").count() > 0
     assert page.locator('#answers li[data-id="mz-ans-elderly-allowance-002"]').count() == 1
     assert "010-0753-5294" in page.inner_text("#contacts")
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-reply.png"))
 
     page.select_option("#district", "东城区")
@@ -147,8 +75,8 @@ def test_question_gives_reply_clause_and_contact_then_district_changes_contact(p
 
 
 def test_picking_a_district_asks_the_reply_again_with_that_districts_office(page, server):
-    _open(page, server[0] + "/")
-    _ask(page, QUESTION)
+    open_console(page, server[0] + "/")
+    ask(page, QUESTION)
     assert "您可以联系：北京市民政局养老服务处，电话010-0753-5294" in page.inner_text("#reply-text")
     before = page.evaluate("document.body.dataset.painted")
     page.select_option("#district", "海淀区")
@@ -158,7 +86,6 @@ def test_picking_a_district_asks_the_reply_again_with_that_districts_office(page
     assert "010-0753-5294" not in reply
     assert page.inner_text('#contacts li[data-id="mz-con-0077"] .phone') == "010-0161-4077"
     assert page.inner_text("#place") == "海淀区"
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-district-reply.png"))
     before = page.evaluate("document.body.dataset.painted")
     page.select_option("#district", "西城区")
@@ -177,7 +104,7 @@ def test_changes_strip_shows_an_edited_phone_first(page, server, sample_settings
     r = httpx.put(url, json={"record": {**record, "phone": "010-0978-9100"}, "reason": "换号"},
                   headers={**manager, "If-Match": got.headers["etag"]}, timeout=60)
     assert r.status_code == 200, r.text
-    _open(page, server[0] + "/")
+    open_console(page, server[0] + "/")
     page.wait_for_selector("#changes .chg")
     first = page.locator("#changes .chg").first
     assert first.get_attribute("data-id") == "mz-con-0146"
@@ -188,8 +115,8 @@ def test_changes_strip_shows_an_edited_phone_first(page, server, sample_settings
 
 
 def test_street_named_in_question_fills_the_picker_and_big_font(page, server):
-    _open(page, server[0] + "/")
-    _ask(page, "住在景山那边，我妈九十二了高龄津贴一个月多少钱")
+    open_console(page, server[0] + "/")
+    ask(page, "住在景山那边，我妈九十二了高龄津贴一个月多少钱")
     assert page.input_value("#district") == "东城区"
     assert page.input_value("#street") == "景山街道"
     page.click("#bigfont")
@@ -198,15 +125,15 @@ def test_street_named_in_question_fills_the_picker_and_big_font(page, server):
 
 
 def test_escalation_shows_banner(page, server):
-    _open(page, server[0] + "/")
-    _ask(page, "明年低保标准会不会涨")
+    open_console(page, server[0] + "/")
+    ask(page, "明年低保标准会不会涨")
     banner = page.inner_text(".escalate")
     assert banner.startswith("需登记转办：来电人询问的是政策调整预期，知识库只收录现行政策")
 
 
 def test_feedback_click_is_stored_masked(page, server, sample_settings):
-    _open(page, server[0] + "/")
-    _ask(page, QUESTION + "，我电话13812345678")
+    open_console(page, server[0] + "/")
+    ask(page, QUESTION + "，我电话13812345678")
     page.fill("#reply .note", "很准")
     page.click("#reply .fb button[data-rating='useful']")
     page.wait_for_selector("#reply .fb .ok")
@@ -221,19 +148,20 @@ def test_feedback_click_is_stored_masked(page, server, sample_settings):
 
 
 def test_keystroke_to_results_timing(page, server):
-    _open(page, server[0] + "/")
+    open_console(page, server[0] + "/")
     questions = ["低保标准每月多少钱", "离婚冷静期多少天", "养老助残卡丢了怎么办", "高龄津贴怎么领", "临时救助怎么申请",
                  "特困人员供养标准", "殡葬补贴多少钱", "结婚登记要带什么", "居家养老服务", "残疾人两项补贴"] * 2
     for q in questions:
-        _ask(page, q)
+        ask(page, q)
     t = sorted(page.evaluate("window.__timings.keyToPaint"))
     assert len(t) == len(questions)
-    TIMINGS["keystroke_to_results_ms"] = {"p50": round(statistics.median(t), 1), "p95": round(t[int(0.95 * (len(t) - 1))], 1),
-                                         "n": len(t), "includes_debounce_ms": 250}
+    save_timings("timings.json", keystroke_to_results_ms={
+        "p50": round(statistics.median(t), 1), "p95": round(t[int(0.95 * (len(t) - 1))], 1), "n": len(t),
+        "includes_debounce_ms": 250})
 
 
 def test_follow_mode_replays_a_transcript(page, server):
-    _open(page, server[0] + "/")
+    open_console(page, server[0] + "/")
     page.click("#follow")
     page.set_input_files("#transcript", str(TRANSCRIPTS / "elderly-allowance.jsonl"))
     page.wait_for_function("document.body.dataset.replayed === 'elderly-allowance.jsonl'", timeout=30000)
@@ -248,7 +176,8 @@ def test_follow_mode_replays_a_transcript(page, server):
     page.wait_for_function("!document.querySelector('#risk').hidden", timeout=30000)
     assert "自伤自杀倾向" in page.inner_text("#risk")
     t = sorted(page.evaluate("window.__timings.fragmentToPaint"))
-    TIMINGS["fragment_to_suggestion_painted_ms"] = {"p50": round(statistics.median(t), 1), "max": round(t[-1], 1), "n": len(t)}
+    save_timings("timings.json", fragment_to_suggestion_painted_ms={
+        "p50": round(statistics.median(t), 1), "max": round(t[-1], 1), "n": len(t)})
     page.screenshot(path=str(SHOTS / "console-follow-risk.png"))
 
 
@@ -268,7 +197,6 @@ def test_login_box_on_401_with_a_real_key_then_retry(page, server, sample_settin
     assert cookies["kb_session"]["httpOnly"] is True and cookies["kb_session"]["sameSite"] == "Strict"
     assert page.evaluate("JSON.stringify(localStorage)") == "{}"
     assert key not in page.url and key not in page.content()
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-after-login.png"))
     # the 401s before logging in are the expected console errors; nothing else may appear
     assert page.errors and all("401" in e for e in page.errors), page.errors
@@ -390,7 +318,6 @@ def test_report_page_shows_the_figures_of_the_json_and_links_the_files(page, ser
     assert got.status == 200
     assert got.headers["content-type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     assert got.body()[:2] == b"PK"
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "reports.png"), full_page=True)
 
 
@@ -411,7 +338,6 @@ def test_report_page_shows_the_apis_chinese_error_for_a_missing_column(page, ser
     assert page.inner_text("#status") == detail
     assert page.get_attribute("#status", "class") == "err"
     assert page.locator("#result").is_hidden()
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "reports-error.png"))
     # the browser logs the 422 itself; nothing else may appear
     assert page.errors and all("422" in e for e in page.errors), page.errors
