@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.reply import SPLITS, expected_kind, load_items
+from eval.reply import SPLITS, expected_kind, judge, load_items
 from kb.reply.calibration import Calibration, fit
 from kb.reply.service import CALIBRATION_FILE, ReplyService
 from kb.reply.spoken import parts, written
@@ -89,9 +89,30 @@ def run_calibration(settings: Settings, splits: tuple[str, ...] = DEV_SPLITS, ou
     trained_on = {"splits": list(splits), "questions": len(items), "rows": len(rows),
                   "positives": sum(y for _, y in rows), "cv": best}
     model = fit([x for x, _ in rows], [y for _, y in rows], float(best["threshold"]), trained_on)
+    model.directory = directory_confidences(replies, service, items, model)
     path = out or settings.corpus_dir / CALIBRATION_FILE
     model.save(path)
     return {"path": str(path), "model": model.__dict__, "sweep": sweep}
+
+
+def directory_confidences(replies: ReplyService, service: KnowledgeService, items: list[dict[str, Any]],
+                          model: Calibration) -> dict[str, float]:
+    """P(right) of directory replies by their evidence: (right + 1) / (n + 2) over the dev questions answered
+    from the directory with ``model`` in place, judged as `kb eval reply` judges them."""
+    composer = replies.composer
+    saved, composer.calibration = composer.calibration, model
+    tally: dict[str, list[int]] = {}
+    try:
+        for item in items:
+            kb = item.get("kb", "minzheng")
+            reply = composer.compose(item["question"], kb, item.get("district"), item.get("street"))
+            if reply.kind == "directory" and not reply.escalate and reply.evidence:
+                counts = tally.setdefault(reply.evidence, [0, 0])
+                counts[0] += judge(item, reply, service.index(kb)).right
+                counts[1] += 1
+    finally:
+        composer.calibration = saved
+    return {key: round((right + 1) / (n + 2), 4) for key, (right, n) in sorted(tally.items())}
 
 
 def load_calibration(settings: Settings) -> Calibration | None:

@@ -6,9 +6,11 @@ Each question is judged on what an agent would read aloud:
   contact directory does, ``none`` escalate); older labels only have ``answerable`` (answer / none).
   ``--rule answerable`` judges every split by that older field alone (directory replies then count as answering an
   unanswerable question), so figures stay comparable with earlier notes.
-- right: an answer reply cites one of the expected answers; a directory reply gives an expected office; an
-  escalation is right for ``none``.
-- topic grounded: of the answer replies to answerable questions, the share whose answer shares a subtopic with the
+- right: for an ``answer`` label, the reply (an answer, or a named office's directory reply that carries the
+  standard answer too) cites one of the expected answers; for a ``directory`` label, the reply gives an expected
+  office; an escalation is right for ``none``. ``right_share_by_kind`` keeps the earlier, stricter rule (the
+  reply's kind must also be the label's kind) so figures stay comparable with earlier notes.
+- topic grounded: of the replies carrying a standard answer to answerable questions, the share whose answer shares a subtopic with the
   expected answers.
 - invented facts: replies stating an amount, date, period, phone or 文号 that none of their cited sources (full text,
   titles, 文号, contact fields) contains.
@@ -69,6 +71,7 @@ class Judged:
     contact_ok: bool | None = None
     invented: dict[str, list[str]] = field(default_factory=dict)
     helpful: bool | None = None
+    by_kind: bool | None = None  # the stricter earlier rule: right only if the reply's kind is the label's kind
 
 
 def _sources(reply, index) -> list[str]:
@@ -107,16 +110,24 @@ def judge(item: dict[str, Any], reply, index, rule: str = "kind") -> Judged:
     contacts = [c["id"] for c in reply.contacts]
     expected = set(item.get("expected_sources", []))
     acceptable = {item["expected_contact"], *item.get("acceptable_contacts", [])} if item.get("expected_contact") else set()
+    gives_office = bool(acceptable & set(contacts)) if acceptable else bool(contacts)
     if got == "escalation":
         right = want == "none"
-    elif got == "directory":
-        right = want == "directory" and bool(acceptable & set(contacts)) if acceptable else want == "directory" and bool(contacts)
+    elif want == "answer":
+        # Whichever path composed it (a named office's reply may carry the standard answer too).
+        right = bool(set(answer_ids) & expected)
     else:
-        right = want == "answer" and bool(set(answer_ids) & expected)
-    j = Judged(item["id"], want, got, right, float(reply.confidence), cited, contacts)
+        right = want == "directory" and gives_office
+    if got == "escalation":
+        by_kind = right
+    elif got == "directory":
+        by_kind = want == "directory" and gives_office
+    else:
+        by_kind = want == "answer" and bool(set(answer_ids) & expected)
+    j = Judged(item["id"], want, got, right, float(reply.confidence), cited, contacts, by_kind=by_kind)
     if got == "escalation":
         j.helpful = bool(reply.contacts or reply.references)
-    if got == "answer" and want == "answer":
+    if answer_ids and want == "answer":
         j.topic_grounded = bool(_topics_of(answer_ids, index) & (_topics_of(expected, index) | {item.get("intended_topic")}))
         text = normalize(reply.reply)
         j.facts_total = len(item.get("key_facts", []))
@@ -138,7 +149,7 @@ def summarise(judged: list[Judged], items: list[dict[str, Any]], latencies: list
     wanted = [j for j in judged if j.expected != "none"]
     unwanted = [j for j in judged if j.expected == "none"]
     given = [j for j in judged if j.got != "escalation"]
-    answered = [j for j in judged if j.got == "answer" and j.expected == "answer"]
+    answered = [j for j in judged if j.topic_grounded is not None]
     cited_total = sum(len(set(j.cited)) for j in answered)
     cited_ok = sum(len(set(j.cited) & set(by_id[j.id].get("expected_sources", []))) for j in answered)
     expected_total = sum(len(set(by_id[j.id].get("expected_sources", []))) for j in answered)
@@ -156,6 +167,7 @@ def summarise(judged: list[Judged], items: list[dict[str, Any]], latencies: list
         "answerable_escalated_share": _share([j.got == "escalation" for j in wanted]),
         "unanswerable_escalated_share": _share([j.got == "escalation" for j in unwanted]),
         "right_share": _share([j.right for j in judged]),
+        "right_share_by_kind": _share([bool(j.by_kind) for j in judged]),
         "topic_grounded": _share([bool(j.topic_grounded) for j in answered]),
         "answered_correct_share": _share([j.right for j in given]),
         "citation_precision": round(cited_ok / max(1, cited_total), 4),
@@ -230,6 +242,7 @@ ROWS = [
     ("district_contact_cases", "  其中题数"),
     ("directory_right_share", "办事机构类问题答对比例"),
     ("right_share", "整体判定正确率"),
+    ("right_share_by_kind", "  按答复类型严格判定（旧规则）"),
     ("answered_correct_share", "给出答复的正确率"),
     ("confident_accuracy", "置信度 ≥ 0.8 的答复正确率（目标 ≥ 0.95）"),
     ("confident_replies", "  其中答复数"),

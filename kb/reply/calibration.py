@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 FEATURES = ("cosine", "behind_top", "lead", "coverage", "in_scope", "first", "bm25_top3", "dense_top3", "both_top")
@@ -37,6 +37,9 @@ class Calibration:
     intercept: float
     threshold: float
     trained_on: dict
+    # P(right) of a directory reply by the evidence for its office (kb/reply/directory.py directory_evidence),
+    # the smoothed share right on the same dev questions.
+    directory: dict[str, float] = field(default_factory=dict)
 
     def probability(self, x: list[float]) -> float:
         z = self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale))

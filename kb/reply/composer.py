@@ -20,7 +20,7 @@ import numpy as np
 from kb.errors import InvalidQuery
 from kb.records import Chunk
 from kb.reply.calibration import Calibration, feature_vector
-from kb.reply.directory import OfficeAsk, directory_text, find_office, holds, office_ask
+from kb.reply.directory import OfficeAsk, directory_evidence, directory_text, find_office, holds, office_ask
 from kb.reply.followups import FollowUpRules
 from kb.reply.notknowledge import not_knowledge
 from kb.reply.rows import RowPick, pick_row
@@ -57,7 +57,7 @@ class ReplyConfig:
 # A question asking for a kind of fact the chosen answer does not contain cannot be answered by it.
 _ASKS = [
     (re.compile(r"百分之|比例|几成|%"), re.compile(r"%|百分之|成|比例")),
-    (re.compile(r"多少钱|多少元|几块|给多少|补多少|领多少|能补|报销多少"), re.compile(r"\d+(?:\.\d+)?元|元/|免费|全额|减免")),
+    (re.compile(r"多少钱|多少元|几块|给多少|补多少|领多少|能补多少|能补几|报销多少"), re.compile(r"\d+(?:\.\d+)?元|元/|免费|全额|减免")),
     (re.compile(r"哪天|几号|什么时候开|具体日期"), re.compile(r"\d+月|\d+日|每年|每月|工作日|随时")),
     (re.compile(r"免费吗|能免费|要钱吗|收费吗|收不收费"), re.compile(r"免费|收费|不收|减免|\d+元")),
     # An office's phone number or opening hours: an answer without one is not an answer (the directory may be).
@@ -65,9 +65,6 @@ _ASKS = [
     (re.compile(r"几点|上班时间|办公时间|工作时间|开门"), re.compile(r"\d{1,2}:\d{2}|\d{1,2}点|工作日|24小时")),
 ]
 
-
-# The knowledge base holds rules in force, not forecasts or live status: such questions are registered.
-_FORECAST_OR_LIVE = re.compile(r"明年|后年|下半年|以后会不会|会不会(?:涨|调|提高|取消)|能涨到|涨多少|什么时候涨|今天还有|现在还有几|排到第几|还剩几")
 
 
 @dataclass
@@ -123,6 +120,7 @@ class Reply:
     # On an escalation: candidate answers and clauses for the agent to open, never read aloud
     references: list[dict] = field(default_factory=list)
     kind: str = "escalation"  # answer (a standard answer) | directory (the contact directory) | escalation
+    evidence: str | None = None  # a directory reply's evidence for its office (named | ranked | other)
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
@@ -199,8 +197,7 @@ class ReplyComposer:
         qv = self.service.embedder.embed_query(question) if qv is None else qv
         q_tokens = set(self.service.tokenizer.tokens(question))
         in_scope = self.scope_check(question, kb) if self.scope_check else None
-        outside = not_knowledge(question) or ("来电人询问的是政策调整预期或实时办理状态，知识库只收录现行政策"
-                                               if _FORECAST_OR_LIVE.search(question) else "")
+        outside = not_knowledge(question) or ""
         forecast = bool(outside)
         out = []
         cosines = [float((index.chunk_vectors(index.position[a.id]) @ qv).max()) for a in answers]
@@ -229,7 +226,7 @@ class ReplyComposer:
             # A question naming the office itself (西城区婚姻登记处电话多少) is the directory's, not an answer's.
             office = self._directory(snap, kb, question, plain, ask, district, street, started, named_only=True)
             if office is not None:
-                return office
+                return self._with_answer(snap, office, self._choose(snap, kb, plain, district), started)
         main = self._choose(snap, kb, plain, district)
         pieces = parts(plain)
         chosen = [main] if len(pieces) == 1 else [main, *(self._choose(snap, kb, p, district, n)
@@ -333,7 +330,7 @@ class ReplyComposer:
     def _directory(self, snap, kb: str, question: str, plain: str, ask: OfficeAsk, district: str | None,
                    street: str | None, started: float, named_only: bool = False) -> Reply | None:
         """An office question answered from the directory; ``named_only``: only when it names the office."""
-        if not_knowledge(plain) or _FORECAST_OR_LIVE.search(plain):
+        if not_knowledge(plain):
             return None
         match = find_office(snap, plain, district, street, self.config.max_contacts)
         if named_only and (match is None or not match.named):
@@ -348,10 +345,27 @@ class ReplyComposer:
         text = directory_text(match.offices, ask)
         basis = [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
                   "excerpt": c.text, "topics": c.topics, "effective": None} for c in match.offices]
-        confidence = self.config.directory_confidence(match)
+        evidence = directory_evidence(match)
+        fitted = self.calibration.directory if self.calibration is not None else {}
+        confidence = fitted.get(evidence, self.config.directory_confidence(match))
         return Reply(question, text, basis, [self._contact_json(c) for c in match.offices], [], round(confidence, 4),
                      False, None, district, street, [], None, round((time.perf_counter() - started) * 1000, 2),
-                     kind="directory")
+                     kind="directory", evidence=evidence)
+
+    def _with_answer(self, snap, office: Reply, choice: _Choice, started: float) -> Reply:
+        """A named office's directory reply, followed by the standard answer when one passes every gate:
+        "殡仪馆的车咋叫，电话多少，大半夜有人接吗" wants the phone and the rule on night collection."""
+        if choice.failure is not None or choice.answer is None:
+            return office
+        answer = choice.answer
+        clauses = self._governing_clauses(snap, answer, choice.text)
+        clause = clauses[0] if clauses else None
+        conflicts = self._conflicts(answer, clause)
+        text = office.reply + "\n" + self._template(answer, clause, [], conflicts, pick_row(choice.text, answer.text))
+        basis = [_basis(answer, "answer")] + [_basis(c, "policy") for c in clauses] + office.basis
+        return replace(office, reply=text, basis=basis, conflicts=conflicts,
+                       confidence=round(min(office.confidence, choice.confidence), 4),
+                       took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def _escalation(self, snap, kb: str, question: str, district: str | None, street: str | None, confidence: float,
                     why: str, started: float, candidates: list[Chunk]) -> Reply:

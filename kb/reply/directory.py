@@ -61,12 +61,47 @@ class OfficeMatch:
 _SHORT_NAMES = (("残疾人联合会", "残联"), ("北京市", ""), ("民政局", "民政"))
 
 
-def names_office(question: str, kind: str) -> bool:
-    """Whether the question names this kind of office, also by its everyday short name (残联)."""
+def directory_evidence(match: OfficeMatch) -> str:
+    """How sure the office is: the question names it, both searches rank it first, or less."""
+    if match.named:
+        return "named"
+    return "ranked" if match.dense_rank == 1 and match.bm25_rank == 1 else "other"
+
+
+def _forms(kind: str) -> set[str]:
+    """The kind's name and its everyday short names (残疾人联合会 → 残联)."""
     forms = {kind}
     for full, short in _SHORT_NAMES:
         forms |= {f.replace(full, short) for f in forms}
-    return any(len(f) >= 2 and f in question for f in forms)
+    return {f for f in forms if len(f) >= 2}
+
+
+def named_kind(question: str, kinds: set[str]) -> str | None:
+    """The kind of office the question names, the longest name winning (民政科 over 民政).
+
+    The search's top contact answers "what is this about"; a caller who says 延庆残联 means the federation
+    itself, not its service hall that the search may rank first."""
+    best: tuple[int, str] | None = None
+    for kind in sorted(kinds):
+        for form in _forms(kind):
+            if form in question and (best is None or len(form) > best[0]):
+                best = (len(form), kind)
+    return best[1] if best else None
+
+
+_FILLER = re.compile(r"[啊吗呢吧呀哦嘛的是了有没个那这我俺想问请问一下多少\s，。？！,.?!]")
+
+
+def _only_names(question: str, kind: str, district: str | None, street: str | None) -> bool:
+    """Whether the question is the institution's name, the caller's place and the asked field, nothing else:
+    延庆残联电话多少啊 means the federation itself."""
+    rest = question
+    for word in sorted(_forms(kind), key=len, reverse=True) + [w for w in (district, street) if w]:
+        rest = rest.replace(word, "")
+        rest = rest.replace(word.removesuffix("区").removesuffix("街道"), "") if len(word) > 2 else rest
+    for pattern in ASKS.values():
+        rest = pattern.sub("", rest)
+    return len(_FILLER.sub("", rest)) == 0
 
 
 def find_office(snap, question: str, district: str | None, street: str | None, limit: int = 2) -> OfficeMatch | None:
@@ -75,23 +110,31 @@ def find_office(snap, question: str, district: str | None, street: str | None, l
     if not hits:
         return None
     top = hits[0]
-    kind = office_kind(top.chunk)
-    order = {h.chunk.id: r for r, h in enumerate(hits)}
     directory = snap.contacts
+    named = named_kind(question, {office_kind(c) for c in directory.lookup()})
+    if named and office_kind(top.chunk) != named and (not _only_names(question, named, district, street)
+                                                      and any(f in office_kind(top.chunk) for f in _forms(named))):
+        # 大兴残联办康复的是几楼: a service at the named institution, whose own office the search ranks first.
+        named = office_kind(top.chunk)
+    kind = named or office_kind(top.chunk)
+    if named and office_kind(top.chunk) != named:
+        top = next((h for h in hits if office_kind(h.chunk) == named), top)
+    order = {h.chunk.id: r for r, h in enumerate(hits)}
     pools: list[list[Chunk]] = []
     if street:
         pools.append(directory.lookup(district=district, street=street))
     if district:
         pools.append(directory.lookup(district=district))
     pools.append([c for c in directory.lookup() if c.extra.get("level") == "市"])
-    topics = set(top.chunk.topics)
+    topics = set(top.chunk.topics) if office_kind(top.chunk) == kind else \
+        {t for c in directory.lookup() if office_kind(c) == kind for t in c.topics}
     for n, pool in enumerate(pools):
         same = [c for c in pool if office_kind(c) == kind]
         if not same and n < len(pools) - 1:
             # Another name for the same service (街道社会保障事务所 ~ 区民政局社会救助科): shared topics, in search order.
             same = sorted((c for c in pool if topics & set(c.topics) and c.id in order), key=lambda c: order[c.id])
         if same:
-            return OfficeMatch(same[:limit], top.dense_rank, top.bm25_rank, float(top.score), names_office(question, kind))
+            return OfficeMatch(same[:limit], top.dense_rank, top.bm25_rank, float(top.score), named is not None)
     # No place named and no citywide office of that kind: which district's office is meant is unknown.
     return None
 
