@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from kb.classify.model import TicketModel
-from kb.classify.pooling import PoolingParams
 from kb.classify.persist import SUFFIX, compact_path, export, share_tokenizer, softmax
 from kb.classify.persist import load as load_compact
+from kb.classify.pooling import PoolingParams
 from kb.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 
