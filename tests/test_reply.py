@@ -198,3 +198,22 @@ def test_what_no_library_answers_is_transferred(replies, question):
     r = replies.reply(question)
     assert (r.kind, r.escalate, r.basis) == ("escalation", True, [])
     assert r.reply == ESCALATION_TEXT
+
+
+def test_office_question_keeps_the_rule_on_the_offices_own_business(replies):
+    r = replies.reply("朝阳区婚姻登记处在哪，离婚冷静期多少天")
+    assert r.kind == "directory" and not r.escalate
+    assert r.reply.startswith("您好，您可以联系：朝阳区婚姻登记处，电话010-0958-4396")
+    types = [b["type"] for b in r.basis]
+    assert "contact" in types and types[0] == "answer"
+    contact_topics = {t for b in r.basis if b["type"] == "contact" for t in b["topics"]}
+    assert set(r.basis[0]["topics"]) & contact_topics
+
+
+def test_office_clause_and_rule_clause_are_both_answered(replies):
+    r = replies.reply("海淀区婚姻登记处电话多少，结婚要带啥材料")
+    assert (r.kind, r.escalate) == ("directory", False)
+    assert r.reply.startswith("您好，您可以联系：海淀区婚姻登记处，电话010-0788-4446")
+    assert "\n关于您问的第二个问题：" in r.reply and "身份证" in r.reply
+    assert [b["type"] for b in r.basis][:2] == ["contact", "answer"]
+    assert r.basis[1]["topics"] == ["marriage_reg"]

@@ -24,7 +24,7 @@ from kb.reply.directory import OfficeAsk, directory_evidence, directory_text, fi
 from kb.reply.followups import FollowUpRules
 from kb.reply.notknowledge import not_knowledge
 from kb.reply.rows import RowPick, pick_row
-from kb.reply.spoken import parts, written
+from kb.reply.spoken import clauses, parts, written
 from kb.search import SearchRequest
 from kb.service import KnowledgeService
 from kb.textnorm import normalize
@@ -227,8 +227,14 @@ class ReplyComposer:
             office = self._directory(snap, kb, question, plain, ask, district, street, started, named_only=True)
             if office is not None:
                 return self._with_answer(snap, office, self._choose(snap, kb, plain, district), started)
-        main = self._choose(snap, kb, plain, district)
         pieces = parts(plain)
+        if ask is None and len(clauses(plain)) > 1:
+            # "海淀区婚姻登记处电话多少，结婚要带啥材料": the clause naming an office is the directory's, the
+            # others are answered (or transferred) one by one.
+            mixed = self._office_part(snap, kb, question, clauses(plain), district, street, started)
+            if mixed is not None:
+                return mixed
+        main = self._choose(snap, kb, plain, district)
         chosen = [main] if len(pieces) == 1 else [main, *(self._choose(snap, kb, p, district, n)
                                                           for n, p in enumerate(pieces, start=1))]
         answered: list[_Choice] = []
@@ -352,12 +358,46 @@ class ReplyComposer:
                      False, None, district, street, [], None, round((time.perf_counter() - started) * 1000, 2),
                      kind="directory", evidence=evidence)
 
+    def _office_part(self, snap, kb: str, question: str, pieces: list[str], district: str | None,
+                     street: str | None, started: float) -> Reply | None:
+        """A question in parts where one part names an office and asks only for its facts."""
+        for n, piece in enumerate(pieces, start=1):
+            piece_ask = office_ask(piece)
+            if piece_ask is None:
+                continue
+            office = self._directory(snap, kb, question, piece, piece_ask, district, street, started, named_only=True)
+            if office is None:
+                continue
+            text, basis, confidence = office.reply, list(office.basis), office.confidence
+            for m, other in enumerate(pieces, start=1):
+                if m == n:
+                    continue
+                choice = self._choose(snap, kb, other, district, m)
+                if choice.failure is not None or choice.answer is None:
+                    text += f"\n您问的{_ordinal(m)}问题，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+                    continue
+                clauses = self._governing_clauses(snap, choice.answer, choice.text)
+                seen = {b["id"] for b in basis}
+                basis += [b for b in [_basis(choice.answer, "answer")] + [_basis(c, "policy") for c in clauses]
+                          if b["id"] not in seen]
+                text += f"\n关于您问的{_ordinal(m)}问题：" + self._template(
+                    choice.answer, clauses[0] if clauses else None, [], [], pick_row(choice.text, choice.answer.text))
+                confidence = min(confidence, choice.confidence)
+            return replace(office, reply=text, basis=basis, confidence=round(confidence, 4),
+                           took_ms=round((time.perf_counter() - started) * 1000, 2))
+        return None
+
     def _with_answer(self, snap, office: Reply, choice: _Choice, started: float) -> Reply:
         """A named office's directory reply, followed by the standard answer when one passes every gate:
         "殡仪馆的车咋叫，电话多少，大半夜有人接吗" wants the phone and the rule on night collection."""
         if choice.failure is not None or choice.answer is None:
             return office
         answer = choice.answer
+        # Only an answer about this office's own business adds to it; "where are offices' phones listed" after
+        # the office's phone has been read out is noise the agent would have to skip.
+        office_topics = {t for b in office.basis for t in b["topics"]}
+        if not office_topics & set(answer.topics):
+            return office
         clauses = self._governing_clauses(snap, answer, choice.text)
         clause = clauses[0] if clauses else None
         conflicts = self._conflicts(answer, clause)

@@ -57,15 +57,17 @@ def written(question: str) -> str:
 
 # A part ends at a question mark, or before a second question introduced by 还有/另外/再问.
 _PART_END = re.compile(r"(?<=[？])|(?=(?:还有就是|还有|另外|再问一下|再问|顺便问一下|顺便问)(?!没有))")
+_CLAUSE_END = re.compile(r"[，,；;？?]")
 _ASKING = re.compile(r"怎么|多少|吗|哪|什么|能不能|可不可以|如何|几|是不是|有没有|要不要|需不需要|行不行|[?？]")
 
 
-def parts(question: str) -> list[str]:
-    """The separate questions in what the caller said; one part when it is one question.
+def clauses(question: str) -> list[str]:
+    """The question split at every comma or question mark, context joined to the asking clause that follows:
+    finer than ``parts``, for finding the one clause that asks only for an office's phone or address."""
+    return _join_context([p.strip(" ，。") for p in _CLAUSE_END.split(question) if p and p.strip(" ，。？")]) or [question]
 
-    A fragment without a question word is context, not a question ("俺家就俺跟俺闺女两口人"),
-    and is joined to the part that follows, so each part carries the facts it needs."""
-    pieces = [p.strip(" ，。") for p in _PART_END.split(question) if p and p.strip(" ，。？")]
+
+def _join_context(pieces: list[str]) -> list[str]:
     out: list[str] = []
     carry = ""
     for p in pieces:
@@ -79,4 +81,12 @@ def parts(question: str) -> list[str]:
             out[-1] = f"{out[-1]}，{carry}"
         else:
             out.append(carry)
-    return out or [question]
+    return out
+
+
+def parts(question: str) -> list[str]:
+    """The separate questions in what the caller said; one part when it is one question.
+
+    A fragment without a question word is context, not a question ("俺家就俺跟俺闺女两口人"),
+    and is joined to the part that follows, so each part carries the facts it needs."""
+    return _join_context([p.strip(" ，。") for p in _PART_END.split(question) if p and p.strip(" ，。？")]) or [question]
