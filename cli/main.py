@@ -311,7 +311,8 @@ def calibrate(
         raise typer.Exit(2) from exc
     m = result["model"]
     console.print(f"已写入 {result['path']}：{m['trained_on']['questions']} 个问题、{m['trained_on']['rows']} 个候选，"
-                  f"阈值 {m['threshold']}；交叉验证（dev）：{m['trained_on']['cv']}")
+                  f"阈值 {m['threshold']}；交叉验证（dev）："
+                  + "，".join(f"{k} {float(v):g}" for k, v in m["trained_on"]["cv"].items()))
 
 
 @eval_app.command("laws")
