@@ -141,6 +141,10 @@ class _Choice:
     part: int = 0  # 0: the whole question; n: its n-th part
 
 
+def _transfer_text(part: int) -> str:
+    return f"\n您问的{_ordinal(part)}问题，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+
+
 def _ordinal(n: int) -> str:
     return "第" + "一二三四五六七八九十"[min(n, 10) - 1] + "个" if n > 0 else ""
 
@@ -228,10 +232,11 @@ class ReplyComposer:
             if office is not None:
                 return self._with_answer(snap, office, self._choose(snap, kb, plain, district), started)
         pieces = parts(plain)
-        if ask is None and len(clauses(plain)) > 1:
+        split = clauses(plain)
+        if ask is None and len(split) > 1:
             # "海淀区婚姻登记处电话多少，结婚要带啥材料": the clause naming an office is the directory's, the
             # others are answered (or transferred) one by one.
-            mixed = self._office_part(snap, kb, question, clauses(plain), district, street, started)
+            mixed = self._office_part(snap, kb, question, split, district, street, started)
             if mixed is not None:
                 return mixed
         main = self._choose(snap, kb, plain, district)
@@ -316,15 +321,10 @@ class ReplyComposer:
         conflicts = self._conflicts(best, clause)
         row = pick_row(plain, best.text)
         text = self._template(best, clause, contacts, conflicts, row)
-        # Parts are named by their order, never quoted: the caller's own numbers (ages, years) are not
-        # facts of any source and must not be read back as if they were.
         for extra in answered[1:]:
-            more = self._governing_clauses(snap, extra.answer, extra.text)
-            basis += [_basis(extra.answer, "answer")] + [_basis(c, "policy") for c in more if c.id not in {b["id"] for b in basis}]
-            text += f"\n关于您问的{_ordinal(extra.part)}问题：" + self._template(
-                extra.answer, more[0] if more else None, [], [], pick_row(extra.text, extra.answer.text))
+            text += self._part_text(snap, extra, basis)
         for part in transfers:
-            text += f"\n您问的{_ordinal(part)}问题，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+            text += _transfer_text(part)
         basis += [{"type": "contact", "id": c.id, "doc_id": c.id, "title": c.title, "doc_no": None, "article": None,
                    "excerpt": c.text, "topics": c.topics, "effective": None} for c in contacts]
         follow_up = self.followups.questions(plain, best.topics, kb, place_known=bool(district or street))
@@ -358,6 +358,17 @@ class ReplyComposer:
                      False, None, district, street, [], None, round((time.perf_counter() - started) * 1000, 2),
                      kind="directory", evidence=evidence)
 
+    def _part_text(self, snap, choice: _Choice, basis: list[dict]) -> str:
+        """One more answered part of the question: its text, with its answer and clauses added to ``basis``.
+
+        Parts are named by their order, never quoted: the caller's own numbers (ages, years) are not facts
+        of any source and must not be read back as if they were."""
+        more = self._governing_clauses(snap, choice.answer, choice.text)
+        seen = {b["id"] for b in basis}
+        basis += [b for b in [_basis(choice.answer, "answer")] + [_basis(c, "policy") for c in more] if b["id"] not in seen]
+        return f"\n关于您问的{_ordinal(choice.part)}问题：" + self._template(
+            choice.answer, more[0] if more else None, [], [], pick_row(choice.text, choice.answer.text))
+
     def _office_part(self, snap, kb: str, question: str, pieces: list[str], district: str | None,
                      street: str | None, started: float) -> Reply | None:
         """A question in parts where one part names an office and asks only for its facts."""
@@ -374,14 +385,9 @@ class ReplyComposer:
                     continue
                 choice = self._choose(snap, kb, other, district, m)
                 if choice.failure is not None or choice.answer is None:
-                    text += f"\n您问的{_ordinal(m)}问题，知识库中没有可靠的答复，我为您登记转相关部门核实。"
+                    text += _transfer_text(m)
                     continue
-                clauses = self._governing_clauses(snap, choice.answer, choice.text)
-                seen = {b["id"] for b in basis}
-                basis += [b for b in [_basis(choice.answer, "answer")] + [_basis(c, "policy") for c in clauses]
-                          if b["id"] not in seen]
-                text += f"\n关于您问的{_ordinal(m)}问题：" + self._template(
-                    choice.answer, clauses[0] if clauses else None, [], [], pick_row(choice.text, choice.answer.text))
+                text += self._part_text(snap, choice, basis)
                 confidence = min(confidence, choice.confidence)
             return replace(office, reply=text, basis=basis, confidence=round(confidence, 4),
                            took_ms=round((time.perf_counter() - started) * 1000, 2))

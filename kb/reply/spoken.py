@@ -64,10 +64,12 @@ _ASKING = re.compile(r"怎么|多少|吗|哪|什么|能不能|可不可以|如�
 def clauses(question: str) -> list[str]:
     """The question split at every comma or question mark, context joined to the asking clause that follows:
     finer than ``parts``, for finding the one clause that asks only for an office's phone or address."""
-    return _join_context([p.strip(" ，。") for p in _CLAUSE_END.split(question) if p and p.strip(" ，。？")]) or [question]
+    return _join_context(_CLAUSE_END.split(question)) or [question]
 
 
-def _join_context(pieces: list[str]) -> list[str]:
+def _join_context(split: list[str]) -> list[str]:
+    """The non-empty pieces of a split, each fragment without a question word joined to the next asking one."""
+    pieces = [p.strip(" ，。") for p in split if p and p.strip(" ，。？")]
     out: list[str] = []
     carry = ""
     for p in pieces:
@@ -89,4 +91,4 @@ def parts(question: str) -> list[str]:
 
     A fragment without a question word is context, not a question ("俺家就俺跟俺闺女两口人"),
     and is joined to the part that follows, so each part carries the facts it needs."""
-    return _join_context([p.strip(" ，。") for p in _PART_END.split(question) if p and p.strip(" ，。？")]) or [question]
+    return _join_context(_PART_END.split(question)) or [question]
