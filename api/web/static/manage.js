@@ -1,6 +1,7 @@
 // The manager's pages (/manage …): records, edit form + history, upload with dry run, check report, audit, lifecycle.
 // Everything goes through the JSON API; this file only shapes form input and renders answers.
 import {api, escapeHtml, setupCommon} from "./api.js";
+import {clearErrors, collect, placeErrors, renderFields} from "./recordform.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -82,80 +83,17 @@ function initRecords() {
 // ---- edit form ------------------------------------------------------------------------------------
 const E = {forms: {}, library: "", id: params.get("id") || "", revision: 0, current: null, history: []};
 
-function valueFor(field, record) {
-  const v = record[field.name];
-  if (v === undefined || v === null) return "";
-  if (field.kind === "lines") return (v || []).join("\n");
-  if (field.kind === "codes") return Array.isArray(v) ? v.join(", ") : String(v);
-  if (field.kind === "refs") return (v || []).map((r) => r.article ? `${r.doc}#${r.article}` : r.doc).join("\n");
-  return String(v);
+function renderFieldsHere(record) {
+  renderFields($("fields"), E.forms[E.library].fields, record, {lockId: Boolean(E.id)});
 }
 
-function input(field, value) {
-  const name = escapeHtml(field.name);
-  const attrs = `id="f-${name}" name="${name}" data-kind="${escapeHtml(field.kind)}" aria-describedby="e-${name}"`;
-  if (field.kind === "choice") {
-    const opts = (field.required ? [] : [""]).concat(field.choices);
-    return `<select ${attrs}>${opts.map((c) => `<option${c === value ? " selected" : ""}>${escapeHtml(c)}</option>`).join("")}</select>`;
-  }
-  if (["textarea", "lines", "refs"].includes(field.kind)) {
-    const big = field.name === "body" ? 16 : field.kind === "textarea" ? 5 : 3;
-    return `<textarea ${attrs} rows="${big}">${escapeHtml(value)}</textarea>`;
-  }
-  const type = field.kind === "date" ? "date" : "text";
-  return `<input ${attrs} type="${type}" value="${escapeHtml(value)}">`;
-}
-
-function renderFields(record) {
-  const fields = E.forms[E.library].fields;
-  $("fields").innerHTML = fields.map((f) => `<label class="field${f.required ? " req" : ""}" data-field="${escapeHtml(f.name)}">` +
-    `<span class="lbl">${escapeHtml(f.label)}${f.required ? " *" : ""}</span>${input(f, valueFor(f, record))}` +
-    `<span class="field-err err" id="e-${escapeHtml(f.name)}"></span></label>`).join("");
-  if (E.id) $("f-id").readOnly = true;
-}
-
-// The form's values as the record the API takes; validation is the API's (the one validator).
-function collect() {
-  const record = {...(E.current?.record || {})};
-  for (const f of E.forms[E.library].fields) {
-    const raw = $(`f-${f.name}`).value;
-    const text = raw.trim();
-    if (!E.id && !f.required && !text) { delete record[f.name]; continue; }  // a new record gets the schema's defaults
-    if (f.kind === "lines") record[f.name] = text ? text.split("\n").map((s) => s.trim()).filter(Boolean) : [];
-    else if (f.kind === "refs") {
-      record[f.name] = text ? text.split("\n").map((s) => s.trim()).filter(Boolean).map((s) => {
-        const [doc, ...article] = s.split("#");
-        return {doc: doc.trim(), article: article.join("#").trim()};
-      }) : [];
-    } else if (f.kind === "choice" && !f.required && !text) delete record[f.name];  // the schema's default applies
-    else if (f.kind === "date" || f.name === "successor") record[f.name] = text || null;
-    else record[f.name] = f.name === "body" ? raw : text;
-  }
-  return record;
-}
-
-function clearErrors() {
-  for (const e of document.querySelectorAll(".field-err")) e.textContent = "";
-  for (const e of document.querySelectorAll(".field.invalid")) e.classList.remove("invalid");
+function clearFormErrors() {
+  clearErrors($("record-form"));
   $("form-error").textContent = "";
 }
 
-// 422 {"detail", "errors": [{"field", "reason"}]}: each reason next to its field ("policy_refs.0.doc" → policy_refs).
 function showErrors(err) {
-  const errors = err.body?.errors || [];
-  const general = [];
-  for (const e of errors) {
-    const name = String(e.field || "").split(".")[0];
-    const slot = document.getElementById(`e-${name}`);
-    if (slot) {
-      slot.textContent = slot.textContent ? `${slot.textContent}；${e.reason}` : e.reason;
-      slot.closest(".field").classList.add("invalid");
-    } else general.push(e.field && e.field !== "(记录)" ? `${e.field}：${e.reason}` : e.reason);
-  }
-  const placed = errors.length - general.length;
-  const head = placed && !general.length ? `未保存：${placed} 处需要修改，见各字段旁的红字` : placed ? `未保存：${placed} 处见各字段旁的红字` : err.message;
-  $("form-error").textContent = placed ? [head, ...general].join("；") : err.message;  // the detail lists them all
-  document.querySelector(".field.invalid textarea, .field.invalid input, .field.invalid select")?.focus();
+  $("form-error").textContent = placeErrors($("fields"), err);
 }
 
 function showRecord(body) {
@@ -166,7 +104,7 @@ function showRecord(body) {
   $("edit-meta").textContent = `编号 ${body.id} · 第 ${body.revision} 版 · ${body.status} · ${beijing(body.updated)} ${body.updated_by}`;
   document.body.dataset.revision = body.revision;
   $("retire-form").hidden = body.status === "已停用";
-  renderFields(body.record);
+  renderFieldsHere(body.record);
 }
 
 async function loadRecord() {
@@ -180,8 +118,8 @@ function savedText(body) {
 }
 
 async function save(overwriteFrom = null) {
-  clearErrors();
-  const record = collect();
+  clearFormErrors();
+  const record = collect($("fields"), E.forms[E.library].fields, E.current?.record, !E.id);
   const reason = $("reason").value.trim();
   $("save").disabled = true;
   status("保存中…");
@@ -309,7 +247,7 @@ async function initEdit() {
   for (const lib of body.libraries) E.forms[lib.library] = lib;
   $("record-form").addEventListener("submit", (ev) => { ev.preventDefault(); save(); });
   $("stale-overwrite").addEventListener("click", () => save(Number($("stale").dataset.latest)));
-  $("stale-reload").addEventListener("click", async () => { $("stale").hidden = true; clearErrors(); await loadRecord(); });
+  $("stale-reload").addEventListener("click", async () => { $("stale").hidden = true; clearFormErrors(); await loadRecord(); });
   $("retire-form").addEventListener("submit", retire);
   $("compare").addEventListener("click", () => compare().catch((e) => status(e.message, true)));
   $("revisions").addEventListener("click", (ev) => {
@@ -324,7 +262,7 @@ async function initEdit() {
   pick.innerHTML = body.libraries.map((l) => `<option value="${l.library}">${escapeHtml(l.name)}</option>`).join("");
   pick.value = params.get("library") || "answer";
   $("new-library").hidden = false;
-  const start = () => { E.library = pick.value; $("edit-title").textContent = `新建记录 · ${LIBRARIES[E.library]}`; renderFields({}); };
+  const start = () => { E.library = pick.value; $("edit-title").textContent = `新建记录 · ${LIBRARIES[E.library]}`; renderFieldsHere({}); };
   pick.addEventListener("change", start);
   start();
 }
