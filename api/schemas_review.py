@@ -59,6 +59,13 @@ class VerdictResponse(BaseModel):
     draft_id: int | None
 
 
+class DraftEdit(BaseModel):
+    by: str
+    time: str
+    fields: list[str]
+    note: str
+
+
 class DraftItem(BaseModel):
     id: int
     created: str
@@ -78,6 +85,7 @@ class DraftItem(BaseModel):
     decided_by: str | None
     reason: str
     published_revision: int | None
+    edits: list[DraftEdit] = Field(description="审批前对草稿的修改（谁、何时、哪些字段），取自审计记录")
 
 
 class DraftsResponse(BaseModel):
@@ -96,6 +104,14 @@ class RejectBody(BaseModel):
         if not v.strip():
             raise ValueError("驳回草稿必须说明原因")
         return v
+
+
+class ReviseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record: dict[str, Any]
+    note: str = Field("", max_length=500)
+    edits: int | None = Field(None, ge=0, description="打开表单时草稿已有的修改次数；此后若有他人修改则返回 409")
 
 
 class ApproveResponse(BaseModel):

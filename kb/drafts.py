@@ -7,6 +7,13 @@ audit entry names the manager as ``actor`` and the reviewer as ``proposed_by``. 
 then nothing an agent sees changes. A draft remembers the revision it was written
 against: if the record changed meanwhile, approval refuses (409) instead of silently
 overwriting someone else's edit.
+
+Before deciding, a manager (or the reviewer who proposed it) may revise a pending
+draft. The revision passes the same validator; each one is an audit entry
+(``draft_edit``: who, when, which fields) written in the same transaction as the new
+content. So the audit trail is the draft's own history, and the published revision's
+reason names everyone who shaped it. The count of edits is the draft's version:
+saving over an edit made since the form was opened is refused (409).
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from kb.editing import RecordEditor, WriteResult
-from kb.errors import Conflict, InvalidQuery, NotFound, RecordInvalid, StaleRevision
+from kb.errors import Conflict, Forbidden, InvalidQuery, NotFound, RecordInvalid, StaleRevision
 from kb.interactions import drafts, metadata
-from kb.store import RETIRED, RecordStore, field_diff
+from kb.store import RETIRED, RecordStore, append_audit, audit, field_diff
 
 STATUSES = ("pending", "approved", "rejected")
 STATUS_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
@@ -108,20 +115,62 @@ class DraftDesk:
         with self.engine.connect() as c:
             return [_draft(r) for r in c.execute(q).mappings()]
 
+    def edits(self, draft: Draft) -> list[dict[str, Any]]:
+        """The draft's revisions before a decision, oldest first, from the audit trail."""
+        return [{"by": e.actor, "time": e.time, "fields": (e.details or {}).get("fields", []), "note": e.reason}
+                for e in self.store.audit_entries(draft.kb, record_id=draft.record_id)
+                if e.action == "draft_edit" and (e.details or {}).get("draft_id") == draft.id]
+
+    def revise(self, kb: str, draft_id: int, record: dict[str, Any], editor: str, note: str = "",
+               seen_edits: int | None = None, own_only: bool = False) -> Draft:
+        """Replace a pending draft's content with a validated revision.
+
+        ``own_only``: the editor may revise only a draft they proposed (a reviewer). ``seen_edits``: the number of
+        edits the editor's form was built on; another edit since then is a Conflict, not a silent overwrite.
+        """
+        draft = self._pending(kb, draft_id)
+        if own_only and draft.proposed_by != editor:
+            raise Forbidden(f"草稿 #{draft.id} 由 {draft.proposed_by} 提出：评审员只能修改自己提出的草稿，"
+                            "其他修改请由知识管理员完成")
+        _, content = self.editor.validate(kb, draft.library, record, draft.record_id)
+        changed = [d["field"] for d in field_diff(draft.record, content)]
+        if not changed:
+            raise InvalidQuery(f"草稿 #{draft.id} 没有改动：提交的内容与草稿相同")
+        with self.store.transaction() as c:  # the audit append takes the lock; the count after it is exact
+            entry = append_audit(c, actor=editor, action="draft_edit", kb=kb, record_id=draft.record_id,
+                                 reason=note.strip() or f"修改草稿 #{draft.id}",
+                                 details={"draft_id": draft.id, "fields": changed, "proposed_by": draft.proposed_by})
+            earlier = c.execute(select(audit.c.details).where(
+                audit.c.kb == kb, audit.c.record_id == draft.record_id, audit.c.action == "draft_edit",
+                audit.c.seq < entry.seq)).scalars()
+            prior = sum(1 for d in earlier if (d or {}).get("draft_id") == draft.id)
+            if seen_edits is not None and seen_edits != prior:
+                raise Conflict(f"草稿 #{draft.id} 在您打开后已被修改（现有 {prior} 次修改，您看到的是 {seen_edits} 次）："
+                               "请刷新后在最新内容上修改")
+            done = c.execute(update(drafts).where(drafts.c.id == draft.id, drafts.c.status == "pending").values(
+                record=json.dumps(content, ensure_ascii=False, default=str))).rowcount
+            if done != 1:
+                raise Conflict(f"草稿 #{draft.id} 已被他人处理")
+        return self.get(kb, draft_id)
+
     def compare(self, draft: Draft) -> dict[str, Any]:
         """The draft beside the record it changes now: current revision, field diff, and whether approving it
         would overwrite a change made since it was drafted (only a pending draft can be stale)."""
         current = self.store.find(draft.kb, draft.record_id)
+        edits = self.edits(draft)
         if current is None:  # a new record, not yet created
             return {"current_revision": None, "stale": False, "diff": field_diff({}, draft.record),
-                    "title": _title(draft.record)}
+                    "title": _title(draft.record), "edits": edits}
         stale = draft.status == "pending" and (draft.base_revision is None or current.revision != draft.base_revision)
         return {"current_revision": current.revision, "stale": stale, "diff": field_diff(current.content, draft.record),
-                "title": _title(draft.record)}
+                "title": _title(draft.record), "edits": edits}
 
     def approve(self, kb: str, draft_id: int, manager: str) -> tuple[Draft, WriteResult]:
         draft = self._pending(kb, draft_id)
-        reason = f"采纳评审更正（草稿 #{draft.id}，{draft.proposed_by} 提出）" + (f"：{draft.note}" if draft.note else "")
+        editors = list(dict.fromkeys(e["by"] for e in self.edits(draft)))
+        revised = f"，{'、'.join(editors)} 修改" if editors else ""
+        reason = (f"采纳评审更正（草稿 #{draft.id}，{draft.proposed_by} 提出{revised}）"
+                  + (f"：{draft.note}" if draft.note else ""))
         if draft.base_revision is None:
             if self.store.find(kb, draft.record_id) is not None:
                 raise StaleRevision(f"草稿 #{draft.id} 要新建的编号“{draft.record_id[:40]}”已被其他记录占用，"
@@ -143,7 +192,7 @@ class DraftDesk:
             raise InvalidQuery("驳回草稿必须说明原因（reason）")
         draft = self._pending(kb, draft_id)
         self._decide(draft, "rejected", manager, reason, None)
-        self.store.audit_event(manager, "draft_reject", kb, reason=reason,
+        self.store.audit_event(manager, "draft_reject", kb, reason=reason, record_id=draft.record_id,
                                details={"draft_id": draft.id, "record_id": draft.record_id,
                                         "proposed_by": draft.proposed_by})
         return self.get(kb, draft_id)

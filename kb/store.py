@@ -504,9 +504,10 @@ class RecordStore:
         return gone
 
     def audit_event(self, actor: str, action: str, kb: str | None = None, reason: str = "",
-                    details: dict[str, Any] | None = None) -> AuditEntry:
+                    details: dict[str, Any] | None = None, record_id: str | None = None) -> AuditEntry:
         with self.transaction() as c:
-            return append_audit(c, actor=actor, action=action, kb=kb, reason=reason, details=details)
+            return append_audit(c, actor=actor, action=action, kb=kb, record_id=record_id, reason=reason,
+                                details=details)
 
     # ---- audit ---------------------------------------------------------------------------------
     def audit_entries(self, kb: str | None = None, actor: str | None = None, since: str | None = None,

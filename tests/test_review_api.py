@@ -175,6 +175,78 @@ def test_stale_draft_is_refused_not_overwriting(mini_app):
                                         headers=reviewer).json()["drafts"]] == [draft_id]
 
 
+def _drafted(client, settings, change: str = "3个工作日") -> tuple[int, dict]:
+    _reply_and_mark_wrong(client)
+    reviewer = _as(settings, "reviewer")
+    item = client.get("/v1/review/queue", headers=reviewer).json()["items"][0]
+    record = client.get(f"/v1/kbs/mini/records/{ANSWER}", headers=reviewer).json()["record"]
+    r = client.post(f"/v1/review/{item['id']}", json={"verdict": "needs_fix", "note": "时限已缩短", "correction":
+                                                       _correction(record, answer=record["answer"].replace("10个工作日", change))},
+                    headers=reviewer)
+    assert r.status_code == 200, r.text
+    return r.json()["draft_id"], record
+
+
+def test_manager_revises_a_draft_before_approving_and_the_revision_is_served(mini_app):
+    settings, client = mini_app
+    draft_id, record = _drafted(client, settings)
+    manager = _as(settings, "manager")
+    url = f"/v1/kbs/mini/drafts/{draft_id}"
+    (before,) = client.get("/v1/kbs/mini/drafts", headers=manager).json()["drafts"]
+    revised = {**before["record"], "answer": before["record"]["answer"].replace("3个工作日", "5个工作日")}
+    r = client.put(url, json={"record": revised, "note": "核实后为5个工作日", "edits": 0}, headers=manager)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "pending" and "5个工作日" in body["record"]["answer"]
+    assert body["diff"] == [{"field": "answer", "old": record["answer"], "new": revised["answer"]}]
+    assert [(e["by"], e["fields"], e["note"]) for e in body["edits"]] == [("test-manager", ["answer"], "核实后为5个工作日")]
+    assert "5个工作日" not in client.post("/v1/reply", json={"question": "高龄津贴去哪里申请", "kb": "mini"}).json()["reply"]
+
+    r = client.put(url, json={"record": {**revised, "answer": revised["answer"] + "。"}, "edits": 0}, headers=manager)
+    assert (r.status_code, r.json()["detail"]) == (
+        409, f"草稿 #{draft_id} 在您打开后已被修改（现有 1 次修改，您看到的是 0 次）：请刷新后在最新内容上修改")
+    r = client.put(url, json={"record": revised, "edits": 1}, headers=manager)
+    assert (r.status_code, r.json()["detail"]) == (422, f"草稿 #{draft_id} 没有改动：提交的内容与草稿相同")
+
+    r = client.post(f"{url}/approve", headers=manager)
+    assert r.status_code == 200, r.text
+    assert "5个工作日" in client.post("/v1/reply", json={"question": "高龄津贴去哪里申请", "kb": "mini"}).json()["reply"]
+    with client.app.state.store.engine.connect() as c:
+        rows = c.execute(select(audit).where(audit.c.record_id == ANSWER).order_by(audit.c.seq)).all()
+    assert [(e.action, e.actor, e.proposed_by) for e in rows[-2:]] == [
+        ("draft_edit", "test-manager", None), ("update", "test-manager", "test-reviewer")]
+    assert rows[-1].reason == f"采纳评审更正（草稿 #{draft_id}，test-reviewer 提出，test-manager 修改）：时限已缩短"
+    r = client.put(url, json={"record": revised}, headers=manager)
+    assert (r.status_code, r.json()["detail"]) == (409, f"草稿 #{draft_id} 已批准（test-manager），不能再次处理")
+
+
+def test_draft_revisions_are_validated_and_limited_by_role(mini_app):
+    settings, client = mini_app
+    draft_id, record = _drafted(client, settings)
+    url = f"/v1/kbs/mini/drafts/{draft_id}"
+    manager, reviewer = _as(settings, "manager"), _as(settings, "reviewer")
+    draft = client.get("/v1/kbs/mini/drafts", headers=manager).json()["drafts"][0]["record"]
+    r = client.put(url, json={"record": {**draft, "answer": "太短", "topics": ["no_such_topic"]}}, headers=manager)
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"answer", "topics"}
+    assert "主题代码 no_such_topic 不在 taxonomy.yaml 的子主题中" in r.json()["detail"]
+    r = client.put(url, json={"record": {**draft, "id": "t-ans-other-001"}}, headers=manager)
+    assert r.status_code == 422 and r.json()["detail"] == f"记录中的编号“t-ans-other-001”与地址中的编号“{ANSWER}”不一致"
+    assert client.get("/v1/kbs/mini/drafts", headers=manager).json()["drafts"][0]["record"] == draft  # nothing stored
+    assert client.put(url, json={"record": draft}, headers=_as(settings, "agent")).status_code == 403
+    other = {"Authorization": f"Bearer {key_for(settings, 'test-reviewer-2', 'reviewer')}"}
+    r = client.put(url, json={"record": {**draft, "answer": draft["answer"] + "。"}}, headers=other)
+    assert (r.status_code, r.json()["detail"]) == (
+        403, f"草稿 #{draft_id} 由 test-reviewer 提出：评审员只能修改自己提出的草稿，其他修改请由知识管理员完成")
+    r = client.put(url, json={"record": {**draft, "answer": draft["answer"] + "。"}, "note": "补句号"}, headers=reviewer)
+    assert r.status_code == 200 and r.json()["edits"][0]["by"] == "test-reviewer"
+    r = client.put(url, json={"record": draft, "edits": -1}, headers=manager)
+    assert r.status_code == 422
+    r = client.put("/v1/kbs/mini/drafts/999", json={"record": draft}, headers=manager)
+    assert (r.status_code, r.json()["detail"]) == (404, "知识库“mini”中没有编号为 999 的草稿")
+    r = client.put(url, json={"record": draft, "extra": 1}, headers=manager)
+    assert r.status_code == 422
+
+
 def test_invalid_correction_is_refused_with_field_errors_and_stores_nothing(mini_app):
     settings, client = mini_app
     _reply_and_mark_wrong(client)

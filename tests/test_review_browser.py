@@ -125,6 +125,32 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     assert draft.locator("table.diff tbody tr").count() == 1
     assert "3个工作日" in draft.locator("td.new").inner_text() and "10个工作日" in draft.locator("td.old").inner_text()
     manager.screenshot(path=str(SHOTS / "review-drafts.png"), full_page=True)
+
+    # The manager revises the draft before approving: the same form and validator as /manage/edit.
+    draft.locator("button.edit").click()
+    form = draft.locator("form.draft-edit")
+    form.wait_for()
+    answer = form.locator('[name="answer"]')
+    assert "3个工作日" in answer.input_value() and form.locator('[name="id"]').get_attribute("readonly") is not None
+    answer.fill("太短")
+    form.locator('button[type="submit"]').click()
+    manager.wait_for_selector(".draft-edit .field.invalid")
+    assert form.locator('[data-field="answer"] .field-err').inner_text() != ""
+    assert form.locator(".form-error").inner_text().startswith("未保存：")
+    manager.screenshot(path=str(SHOTS / "review-draft-edit-invalid.png"), full_page=True)
+    assert manager.errors == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
+    manager.errors.clear()  # the refused revision, on purpose
+    answer.fill(fixed.replace("3个工作日", "5个工作日"))
+    form.locator(".note").fill("核实后为5个工作日")
+    form.locator('button[type="submit"]').click()
+    manager.wait_for_selector(".rv.draft .edits")
+    assert manager.locator(".rv.draft form").count() == 0
+    assert "test-manager 于" in draft.locator(".edits").inner_text() and "（核实后为5个工作日）" in draft.locator(".edits").inner_text()
+    assert "5个工作日" in draft.locator("td.new").inner_text()
+    manager.screenshot(path=str(SHOTS / "review-draft-edited.png"), full_page=True)
+    ask(agent, "高龄津贴去哪里申请啊")
+    assert "5个工作日" not in agent.inner_text("#reply-text")  # a revised draft is still a draft
+
     approved_at = time.perf_counter()
     manager.click(".rv.draft button.approve")
     manager.wait_for_selector(".rv.draft .done")
@@ -134,7 +160,7 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
 
     ask(agent, "高龄津贴去哪里申请呢")
     served_at = time.perf_counter()
-    assert "3个工作日" in agent.inner_text("#reply-text")
+    assert "5个工作日" in agent.inner_text("#reply-text")
     agent.screenshot(path=str(SHOTS / "review-agent-corrected.png"))
     save_timings(TIMINGS, approval_click_to_corrected_answer_ms=round((served_at - approved_at) * 1000, 1),
                  correction_click_to_corrected_answer_ms=round((served_at - corrected_at) * 1000, 1),

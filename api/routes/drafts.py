@@ -1,4 +1,5 @@
-"""Drafts awaiting a knowledge manager: list (manager, reviewer), approve and reject (manager)."""
+"""Drafts awaiting a knowledge manager: list (manager, reviewer), revise (manager; a reviewer their own),
+approve and reject (manager)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Manager, require
 from api.routes.records import _check_kb
-from api.schemas_review import ApproveResponse, DraftItem, DraftsResponse, RejectBody
+from api.schemas_review import ApproveResponse, DraftItem, DraftsResponse, RejectBody, ReviseBody
 from kb.drafts import Draft, DraftDesk
 from kb.keys import Principal
 
@@ -27,6 +28,16 @@ def list_drafts(request: Request, kb: str, _: ManagerOrReviewer,
     _check_kb(request, kb)
     desk: DraftDesk = request.app.state.drafts
     return {"kb": kb, "drafts": [draft_json(desk, d) for d in desk.list(kb, status or None)]}
+
+
+@router.put("/{draft_id}", response_model=DraftItem)
+async def revise(request: Request, kb: str, draft_id: int, body: ReviseBody, who: ManagerOrReviewer) -> dict:
+    """The pending draft with this content instead (the records' validator: 422 with field errors)."""
+    _check_kb(request, kb)
+    desk: DraftDesk = request.app.state.drafts
+    draft = await run_in_threadpool(desk.revise, kb, draft_id, body.record, who.name, body.note, body.edits,
+                                    who.role == "reviewer")
+    return draft_json(desk, draft)
 
 
 @router.post("/{draft_id}/approve", response_model=ApproveResponse)

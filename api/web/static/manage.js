@@ -8,7 +8,8 @@ const enc = encodeURIComponent;
 const params = new URLSearchParams(location.search);
 const LIBRARIES = {policy: "政策库", answer: "标准化工作库", contact: "政务联络库", problem: "行业问题清单库"};
 const ACTIONS = {create: "新建", update: "修改", retire: "停用", restore: "恢复", ingest: "文件导入", import: "导入交接包",
-  publish: "发布索引", rollback: "回滚索引", export: "导出", guard_revert: "金标准回退"};
+  publish: "发布索引", rollback: "回滚索引", export: "导出", guard_revert: "金标准回退", draft_edit: "修改草稿",
+  draft_reject: "驳回草稿"};
 const kb = () => $("kb").value;
 
 function status(text, bad = false) {
