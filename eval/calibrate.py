@@ -19,7 +19,7 @@ from kb.reply.spoken import parts, written
 from kb.service import KnowledgeService
 from kb.settings import Settings
 
-DEV_SPLITS = ("dev", "dev2")
+DEV_SPLITS = ("dev", "dev2", "dev3")
 WRONG_COST = 2.0
 
 

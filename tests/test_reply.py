@@ -217,3 +217,24 @@ def test_office_clause_and_rule_clause_are_both_answered(replies):
     assert "\n关于您问的第二个问题：" in r.reply and "身份证" in r.reply
     assert [b["type"] for b in r.basis][:2] == ["contact", "answer"]
     assert r.basis[1]["topics"] == ["marriage_reg"]
+
+
+def test_a_figure_about_something_no_answer_mentions_is_transferred(replies):
+    r = replies.reply("顺义这边公墓墓碑刻字一个字多少钱")
+    assert (r.kind, r.escalate, r.basis) == ("escalation", True, [])
+    assert r.escalate_reason.startswith("来电人询问的具体信息（金额、比例、日期或数量）不在标准答复中（答复未提到“")
+    assert "刻字" in r.escalate_reason
+    assert r.district == "顺义区" and r.contacts and r.contacts[0]["district"] == "顺义区"
+
+
+def test_a_street_office_called_by_its_everyday_name_is_that_streets_office(replies):
+    r = replies.reply("牛街街道社保所几点开门")
+    assert (r.kind, r.escalate) == ("directory", False)
+    assert [c["id"] for c in r.contacts] == ["mz-con-0184"]
+    assert r.reply.startswith("您好，您可以联系：牛街街道社会保障事务所，电话010-0494-4748")
+
+
+def test_a_transfer_elsewhere_still_names_this_kbs_office_for_the_part_that_is_ours(replies):
+    r = replies.reply("德胜街道这边，我那个低保到底批没批？还有医保卡丢了去哪补")
+    assert r.escalate and r.street == "德胜街道"
+    assert r.contacts[0]["id"] == "mz-con-0176" and {c["district"] for c in r.contacts} == {"西城区"}

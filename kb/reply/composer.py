@@ -19,6 +19,7 @@ import numpy as np
 
 from kb.errors import InvalidQuery
 from kb.records import Chunk
+from kb.reply.asked import asked_terms, missing_terms
 from kb.reply.calibration import Calibration, feature_vector
 from kb.reply.directory import OfficeAsk, directory_evidence, directory_text, find_office, holds, office_ask
 from kb.reply.followups import FollowUpRules
@@ -75,6 +76,7 @@ class Answerability:
     type_ok: bool
     forecast_or_live: bool = False
     outside: str = ""  # why no standard answer can answer it (kb/reply/notknowledge.py)
+    missing: tuple[str, ...] = ()  # what a figure was asked about that the answer never mentions (kb/reply/asked.py)
     features: list[float] = field(default_factory=list)  # kb/reply/calibration.py FEATURES
 
     def failed(self, cfg: ReplyConfig, best_cosine: float | None = None) -> str | None:
@@ -92,7 +94,7 @@ class Answerability:
         if self.in_scope is not None and self.in_scope < cfg.min_in_scope:
             return f"问题属于本知识库职责的概率仅 {self.in_scope:.2f}，可能属于其他部门"
         if not self.type_ok:
-            return "来电人询问的具体信息（金额、比例或日期）不在标准答复中"
+            return _lacking(self)
         return None
 
     @property
@@ -100,6 +102,18 @@ class Answerability:
         """Cosine mapped from the [0.88, 0.97] band to 0..1, scaled down by weak lexical overlap."""
         base = float(np.clip((self.cosine - 0.88) / 0.09, 0.0, 1.0))
         return round(base * (0.5 + 0.5 * min(1.0, self.coverage / 0.6)), 4)
+
+
+def _lacking(gate: Answerability) -> str:
+    about = f"（答复未提到“{'、'.join(gate.missing)}”）" if gate.missing else ""
+    return f"来电人询问的具体信息（金额、比例、日期或数量）不在标准答复中{about}"
+
+
+def _index_knows(index, term: str) -> bool:
+    """Whether any segment's BM25 vocabulary holds the term (an index without vocabularies knows everything)."""
+    vocabs = [v for seg in getattr(index, "segments", ())
+              if (v := getattr(seg.scorer, "vocab", None) or getattr(seg.scorer, "vocab_dict", None)) is not None]
+    return not vocabs or any(term in v for v in vocabs)
 
 
 @dataclass
@@ -203,16 +217,19 @@ class ReplyComposer:
         in_scope = self.scope_check(question, kb) if self.scope_check else None
         outside = not_knowledge(question) or ""
         forecast = bool(outside)
+        terms = asked_terms(question, self.service.tokenizer.tokens, lambda t: _index_knows(index, t))
         out = []
         cosines = [float((index.chunk_vectors(index.position[a.id]) @ qv).max()) for a in answers]
         for rank, (answer, cosine) in enumerate(zip(answers, cosines)):
             a_tokens = self._answer_tokens(answer)
             coverage = len(q_tokens & a_tokens) / max(1, len(q_tokens))
             type_ok = all(not asks.search(question) or has.search(answer.text) for asks, has in _ASKS)
+            missing = tuple(missing_terms(terms, answer.text, a_tokens, self.service.synonyms.expansions)) if terms else ()
             hit = hits[rank] if hits else None
             x = feature_vector(cosine, cosines[0], cosines[1] if len(cosines) > 1 else 0.0, coverage, in_scope, rank,
                                hit.dense_rank if hit else None, hit.bm25_rank if hit else None)
-            out.append(Answerability(cosine, coverage, in_scope, type_ok, forecast, outside, x))
+            out.append(Answerability(cosine, coverage, in_scope, type_ok and not missing, forecast, outside,
+                                     features=x, missing=missing))
         return out
 
     def compose(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
@@ -295,7 +312,7 @@ class ReplyComposer:
             return answers[0].chunk, 0.0, f"问题属于本知识库职责的概率仅 {first.in_scope:.2f}，可能属于其他部门"
         eligible = [(cal.probability(g.features), i) for i, g in enumerate(gates) if g.type_ok]
         if not eligible:
-            return answers[0].chunk, 0.0, "来电人询问的具体信息（金额、比例或日期）不在标准答复中"
+            return answers[0].chunk, 0.0, _lacking(first)
         p, i = max(eligible)
         if p < cal.threshold:
             return answers[i].chunk, p, f"最接近的标准答复可靠度 {p:.2f} 低于 {cal.threshold:.2f}"
@@ -433,6 +450,10 @@ class ReplyComposer:
                                "doc_no": None, "article": None, "excerpt": decision.filter_reason or "",
                                "topics": [], "effective": None,
                                "note": "工单分类判断不属本行业" if sure_elsewhere else "工单分类判断可能不属本行业，请核实"})
+        if sure_elsewhere and (ours := self._clause_in_scope(question, kb)):
+            # "德胜街道这边，我的低保批没批？还有医保卡丢了去哪补": the other department takes the second part, this
+            # kb's street office the first; both are where the ticket goes.
+            contacts = self._contacts(snap.contacts, district, street, [ours])
         if not sure_elsewhere:
             clauses = snap.searcher.search(SearchRequest(question, top_k=2, libraries=["policy"], district=district)).hits
             if decision is not None and decision.in_scope and decision.subtopic:
@@ -444,6 +465,16 @@ class ReplyComposer:
             references += [{**_basis(h.chunk, "policy"), "note": "候选条款，请核实后使用"} for h in clauses]
         return Reply(question, ESCALATION_TEXT, [], [self._contact_json(c) for c in contacts], [], round(confidence, 4), True,
                      reason, district, street, [], None, round((time.perf_counter() - started) * 1000, 2), references)
+
+    def _clause_in_scope(self, question: str, kb: str) -> str | None:
+        """The subtopic of the clause of a several-clause question that the classifier keeps in this kb most surely,
+        or None (a one-clause question was already routed whole)."""
+        pieces = clauses(written(question))
+        if len(pieces) < 2 or self.route is None:
+            return None
+        kept = [d for d in map(lambda p: self.route(p, kb), pieces)
+                if d is not None and d.in_scope and not d.needs_review and d.subtopic]
+        return max(kept, key=lambda d: d.confidence).subtopic if kept else None
 
     def _governing_clauses(self, snap, answer: Chunk, question: str) -> list[Chunk]:
         """The in-force clauses the answer cites, in its order; else the best in-force clause on its topics.

@@ -58,7 +58,7 @@ class OfficeMatch:
     named: bool = False  # the question names the office itself (西城区婚姻登记处电话多少)
 
 
-_SHORT_NAMES = (("残疾人联合会", "残联"), ("北京市", ""), ("民政局", "民政"))
+_SHORT_NAMES = (("残疾人联合会", "残联"), ("北京市", ""), ("民政局", "民政"), ("社会保障事务所", "社保所"))
 
 
 def directory_evidence(match: OfficeMatch) -> str:

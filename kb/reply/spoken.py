@@ -58,7 +58,9 @@ def written(question: str) -> str:
 # A part ends at a question mark, or before a second question introduced by 还有/另外/再问.
 _PART_END = re.compile(r"(?<=[？])|(?=(?:还有就是|还有|另外|再问一下|再问|顺便问一下|顺便问)(?!没有))")
 _CLAUSE_END = re.compile(r"[，,；;？?]")
-_ASKING = re.compile(r"怎么|多少|吗|哪|什么|能不能|可不可以|如何|几|是不是|有没有|要不要|需不需要|行不行|[?？]")
+# An A-not-A question (批没批, 涨不涨, 去不去) asks as much as a question word does.
+_ASKING = re.compile(r"怎么|多少|吗|哪|什么|能不能|可不可以|如何|几|是不是|有没有|要不要|需不需要|行不行|"
+                     r"([\u4e00-\u9fff])[没不]\1|[?？]")
 
 
 def clauses(question: str) -> list[str]:
