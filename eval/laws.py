@@ -51,7 +51,10 @@ def run_laws_eval(settings: Settings, data: Path = DEFAULT_DATA, laws: Path = LA
     questions = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory(prefix="kb-laws-") as tmp:
         scratch = settings.model_copy(update={"data_dir": Path(tmp) / "data", "database_url": None, "kbs": ["laws"],
-                                              "chroma_url": None, "guard_recall_drop": None, "chunk_context": context})
+                                              "chroma_url": None, "guard_recall_drop": None, "chunk_context": context,
+                                              # the engine the service uses, and its vectors cached across runs
+                                              "embed_model_dir": settings.embed_model_path,
+                                              "embed_cache": settings.embed_cache_path})
         summary = run_ingest(scratch, "laws", [laws / "national", laws / "beijing"])
         store = open_store(scratch)
         by_stem = {Path(s.source_path).stem: s.id for s in store.all_active("laws") if s.source_path}
