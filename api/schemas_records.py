@@ -128,4 +128,5 @@ class CheckResponse(BaseModel):
     stale_references: list[dict[str, Any]]
     amount_conflicts: list[dict[str, Any]]
     phone_conflicts: list[dict[str, Any]]
+    hours_conflicts: list[dict[str, Any]]
     unreviewed: list[dict[str, Any]]

@@ -265,6 +265,11 @@ def register_check(app: typer.Typer) -> None:
             for item in report.phone_conflicts:
                 console.print(f"[yellow]电话不一致[/yellow] {item['unit']}：通讯录 {item['directory_phone']}，"
                               f"{item['record_id']} 中为 {item['phone_in_record']}")
+            for item in report.hours_conflicts:
+                units = "、".join(f"{c['unit']}（{c['directory_hours']}）" for c in item["contacts"][:3])
+                more = f" 等 {len(item['contacts'])} 处" if len(item["contacts"]) > 3 else ""
+                console.print(f"[yellow]办公时间不一致[/yellow] {item['answer_id']} 中{item['office']}为 {item['hours_in_record']}，"
+                              f"通讯录：{units}{more}")
             console.print(f"超过 {settings.unreviewed_days} 天未复核：{len(report.unreviewed)} 条")
             console.print(f"共 {report.problems} 个问题（{report.today}）")
         if report.problems:

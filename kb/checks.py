@@ -2,8 +2,9 @@
 
 Stale references (an answer citing a repealed, expired, retired or missing
 article), amounts that disagree between an answer and the clause it cites, an
-office whose phone number appears differently in different records, and records
-nobody has reviewed for too long.
+office whose phone number appears differently in different records, an office
+whose opening hours in an answer differ from the directory's, and records nobody
+has reviewed for too long.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from kb.reply.composer import _keyed_amounts
 from kb.store import RETIRED, RecordStore
 from kb.textnorm import normalize
 
+_TIME = re.compile(r"(?<!\d)([012]?\d:[0-5]\d)(?!\d)")
+# Hours for a special day (a Saturday opening, 5月20日, an extended evening) are not the office's usual hours.
+_SPECIAL_DAY = re.compile(r"星期[六日天]|周[六日末]|节|延长|延时|\d+月\d+日")
 _PHONE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{4}-?\d{4}|1[3-9]\d{9})(?!\d)")
 
 
@@ -29,11 +33,13 @@ class CheckReport:
     stale_references: list[dict[str, Any]] = field(default_factory=list)
     amount_conflicts: list[dict[str, Any]] = field(default_factory=list)
     phone_conflicts: list[dict[str, Any]] = field(default_factory=list)
+    hours_conflicts: list[dict[str, Any]] = field(default_factory=list)
     unreviewed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def problems(self) -> int:
-        return len(self.stale_references) + len(self.amount_conflicts) + len(self.phone_conflicts) + len(self.unreviewed)
+        return (len(self.stale_references) + len(self.amount_conflicts) + len(self.phone_conflicts)
+                + len(self.hours_conflicts) + len(self.unreviewed))
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "problems": self.problems}
@@ -41,6 +47,51 @@ class CheckReport:
 
 def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)
+
+
+def _times(text: str) -> list[str]:
+    return sorted({t.zfill(5) for t in _TIME.findall(text)})
+
+
+def hours_conflicts(chunks: list) -> list[dict[str, Any]]:
+    """Answers stating an office's usual opening hours that differ from the directory's rows for that office.
+
+    "婚姻登记处……上午9:00至12:00、下午13:30至17:00" is read aloud to every caller; if the directory says 8:30 for
+    海淀区婚姻登记处, one of them is wrong. A time the row does not have is a disagreement; an answer giving only some
+    of the row's times (9:00至17:00) is a shorter reading, not one. An answer naming one office (海淀区婚姻登记处) is compared with its row; one
+    naming only the kind of office (婚姻登记处) with every row of that kind. One entry per answer and office name.
+    """
+    from kb.reply.directory import office_kind
+
+    contacts = [c for c in chunks if c.library == "contact" and _times(str(c.extra.get("hours") or ""))]
+    names: dict[str, list] = {}
+    for c in contacts:
+        unit = str(c.extra.get("unit") or c.title)
+        names.setdefault(unit, []).append(c)
+        kind = office_kind(c)
+        if len(kind) >= 3 and kind != unit:
+            names.setdefault(kind, []).append(c)
+    out: list[dict[str, Any]] = []
+    for chunk in (c for c in chunks if c.library == "answer"):
+        text = normalize(chunk.text)
+        claimed = [False] * len(text)
+        for name in sorted(names, key=len, reverse=True):  # a full unit name claims its span before its kind does
+            pos = text.find(name)
+            if pos < 0 or all(claimed[pos:pos + len(name)]):
+                continue
+            for i in range(pos, pos + len(name)):
+                claimed[i] = True
+            window = re.split(r"[。；]", text[pos:pos + len(name) + 60])[0]
+            said = _times(window)
+            if len(said) < 2 or _SPECIAL_DAY.search(window):
+                continue
+            differing = [{"contact_id": c.id, "unit": str(c.extra.get("unit") or c.title),
+                          "directory_hours": str(c.extra.get("hours"))}
+                         for c in names[name] if not set(said) <= set(_times(str(c.extra.get("hours"))))]
+            if differing:
+                out.append({"answer_id": chunk.id, "office": name, "hours_in_record": "、".join(t.lstrip("0") for t in said),
+                            "contacts": differing})
+    return out
 
 
 def run_checks(kb: str, store: RecordStore, index: LoadedIndex, unreviewed_days: int,
@@ -95,6 +146,7 @@ def run_checks(kb: str, store: RecordStore, index: LoadedIndex, unreviewed_days:
                     report.phone_conflicts.append({"contact_id": contact.id, "unit": unit,
                                                    "directory_phone": contact.extra.get("phone"),
                                                    "record_id": other.doc_id, "phone_in_record": phone})
+    report.hours_conflicts = hours_conflicts(index.chunks)
     limit = (dt.datetime.now(dt.UTC) - dt.timedelta(days=unreviewed_days)).strftime("%Y-%m-%dT%H:%M:%S")
     for s in states.values():
         if s.status != RETIRED and s.updated < limit:

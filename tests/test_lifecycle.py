@@ -60,3 +60,27 @@ def test_expired_policy_is_not_current_and_the_check_lists_what_cites_it(mini_se
         r = client.put("/v1/kbs/mini/records/t-pol-allowance-2025", json={"record": bad}, headers={"If-Match": "2"})
         assert r.status_code == 422 and r.json()["errors"][0]["reason"] == "失效日期 expires 必须晚于施行日期 effective"
         assert client.get("/v1/kbs/mini/check", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_the_check_lists_an_answer_whose_office_hours_disagree_with_the_directory(mini_settings, mini_corpus):
+    settings = mini_settings.model_copy(update={"store_sync_seconds": 0.0})
+    run_ingest(settings, "mini", [mini_corpus])
+    with api_client(settings, "manager") as client:
+        assert client.get("/v1/kbs/mini/check").json()["hours_conflicts"] == []
+        current = client.get("/v1/kbs/mini/records/t-ans-allowance-002")
+        record = current.json()["record"]
+        wrong = {**record, "answer": record["answer"] + "东四街道社会保障事务所工作日8:30至12:00、13:00至17:00办公。"}
+        r = client.put("/v1/kbs/mini/records/t-ans-allowance-002", json={"record": wrong, "reason": "补充办公时间"},
+                       headers={"If-Match": current.headers["etag"]})
+        assert r.status_code == 200, r.text
+        report = client.get("/v1/kbs/mini/check").json()
+        assert report["hours_conflicts"] == [{
+            "answer_id": "t-ans-allowance-002", "office": "东四街道社会保障事务所", "hours_in_record": "8:30、12:00、13:00、17:00",
+            "contacts": [{"contact_id": "t-con-0003", "unit": "东四街道社会保障事务所", "directory_hours": "工作日 9:00-17:00"}]}]
+        assert report["problems"] >= 1
+        # The directory's own hours read in full, or a Saturday opening, are not disagreements.
+        for extra in ("东四街道社会保障事务所工作日9:00至17:00办公。", "东四街道社会保障事务所每月第一个星期六8:30至12:00开放。"):
+            r = client.put("/v1/kbs/mini/records/t-ans-allowance-002", json={"record": {**record, "answer": record["answer"] + extra},
+                           "reason": "改正办公时间"}, headers={"If-Match": r.headers["etag"]})
+            assert r.status_code == 200, r.text
+            assert client.get("/v1/kbs/mini/check").json()["hours_conflicts"] == [], extra

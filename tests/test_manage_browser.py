@@ -334,7 +334,7 @@ def test_check_report_links_each_problem_to_its_record(page, server, mini_site):
     page.wait_for_selector("#stale-refs tbody tr a")
     cells = page.locator("#stale-refs tbody tr").first.locator("td").all_inner_texts()
     assert cells == ["t-ans-allowance-001", "t-pol-allowance-2019", "第二条", "引用的政策已废止，应改为 t-pol-allowance-2025"]
-    assert page.inner_text("#check-summary").endswith("处问题（失效引用 1，金额不一致 0，电话不一致 0，长期未复核 0）")
+    assert page.inner_text("#check-summary").endswith("处问题（失效引用 1，金额不一致 0，电话不一致 0，办公时间不一致 0，长期未复核 0）")
     page.screenshot(path=str(SHOTS / "manage-check.png"), full_page=True)
     page.click('#stale-refs a[data-id="t-ans-allowance-001"]')
     page.wait_for_selector("#revisions tbody tr[data-rev]")

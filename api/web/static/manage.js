@@ -331,13 +331,16 @@ async function loadCheck() {
   try {
     const r = await api(`/v1/kbs/${enc(kb())}/check`);
     $("check-summary").textContent = `${r.today}：共发现 ${r.problems} 处问题（失效引用 ${r.stale_references.length}，金额不一致 ${r.amount_conflicts.length}，` +
-      `电话不一致 ${r.phone_conflicts.length}，长期未复核 ${r.unreviewed.length}）`;
+      `电话不一致 ${r.phone_conflicts.length}，办公时间不一致 ${r.hours_conflicts.length}，长期未复核 ${r.unreviewed.length}）`;
     rows("stale-refs", r.stale_references.map((s) => `<tr><td>${editLink(recordOf(s.answer_id))}</td><td>${editLink(s.doc)}</td>` +
       `<td>${escapeHtml(s.article)}</td><td class="bad">${escapeHtml(s.reason)}</td></tr>`).join(""), 4);
     rows("amounts", r.amount_conflicts.map((a) => `<tr><td>${editLink(recordOf(a.answer_id))}</td><td>${editLink(recordOf(a.policy_id), a.policy_id)}</td>` +
       `<td>${escapeHtml(a.context)}</td><td>${escapeHtml(a.answer_values.join("、"))}</td><td>${escapeHtml(a.policy_values.join("、"))}</td></tr>`).join(""), 5);
     rows("phones", r.phone_conflicts.map((p) => `<tr><td>${editLink(p.contact_id, p.unit)}</td><td>${escapeHtml(p.directory_phone)}</td>` +
       `<td>${editLink(p.record_id)}</td><td class="bad">${escapeHtml(p.phone_in_record)}</td></tr>`).join(""), 4);
+    rows("hours", r.hours_conflicts.map((h) => `<tr><td>${editLink(recordOf(h.answer_id))}</td><td>${escapeHtml(h.office)}</td>` +
+      `<td class="bad">${escapeHtml(h.hours_in_record)}</td><td>${h.contacts.map((c) => `${editLink(c.contact_id, c.unit)}：` +
+      `${escapeHtml(c.directory_hours)}`).join("<br>")}</td></tr>`).join(""), 4);
     rows("unreviewed", r.unreviewed.map((u) => `<tr><td>${editLink(u.id)}</td><td>${escapeHtml(LIBRARIES[u.library] || u.library)}</td>` +
       `<td>${escapeHtml(u.title)}</td><td>${escapeHtml(beijing(u.updated))}</td><td>${escapeHtml(u.updated_by)}</td></tr>`).join(""), 5);
     status("");
