@@ -17,6 +17,7 @@ from typing import Any
 from kb.index import LoadedIndex
 from kb.lifecycle import beijing_today, status_on
 from kb.reply.composer import _keyed_amounts
+from kb.reply.directory import office_kind
 from kb.store import RETIRED, RecordStore
 from kb.textnorm import normalize
 
@@ -49,6 +50,10 @@ def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)
 
 
+def _unit(contact) -> str:
+    return str(contact.extra.get("unit") or contact.title)
+
+
 def _times(text: str) -> list[str]:
     return sorted({t.zfill(5) for t in _TIME.findall(text)})
 
@@ -61,21 +66,20 @@ def hours_conflicts(chunks: list) -> list[dict[str, Any]]:
     of the row's times (9:00至17:00) is a shorter reading, not one. An answer naming one office (海淀区婚姻登记处) is compared with its row; one
     naming only the kind of office (婚姻登记处) with every row of that kind. One entry per answer and office name.
     """
-    from kb.reply.directory import office_kind
-
-    contacts = [c for c in chunks if c.library == "contact" and _times(str(c.extra.get("hours") or ""))]
+    hours = {c.id: _times(str(c.extra.get("hours") or "")) for c in chunks if c.library == "contact"}
     names: dict[str, list] = {}
-    for c in contacts:
-        unit = str(c.extra.get("unit") or c.title)
+    for c in (c for c in chunks if c.library == "contact" and hours[c.id]):
+        unit = _unit(c)
         names.setdefault(unit, []).append(c)
         kind = office_kind(c)
         if len(kind) >= 3 and kind != unit:
             names.setdefault(kind, []).append(c)
+    longest_first = sorted(names, key=len, reverse=True)  # a full unit name claims its span before its kind does
     out: list[dict[str, Any]] = []
     for chunk in (c for c in chunks if c.library == "answer"):
         text = normalize(chunk.text)
         claimed = [False] * len(text)
-        for name in sorted(names, key=len, reverse=True):  # a full unit name claims its span before its kind does
+        for name in longest_first:
             pos = text.find(name)
             if pos < 0 or all(claimed[pos:pos + len(name)]):
                 continue
@@ -85,9 +89,8 @@ def hours_conflicts(chunks: list) -> list[dict[str, Any]]:
             said = _times(window)
             if len(said) < 2 or _SPECIAL_DAY.search(window):
                 continue
-            differing = [{"contact_id": c.id, "unit": str(c.extra.get("unit") or c.title),
-                          "directory_hours": str(c.extra.get("hours"))}
-                         for c in names[name] if not set(said) <= set(_times(str(c.extra.get("hours"))))]
+            differing = [{"contact_id": c.id, "unit": _unit(c), "directory_hours": str(c.extra.get("hours"))}
+                         for c in names[name] if not set(said) <= set(hours[c.id])]
             if differing:
                 out.append({"answer_id": chunk.id, "office": name, "hours_in_record": "、".join(t.lstrip("0") for t in said),
                             "contacts": differing})
@@ -131,7 +134,7 @@ def run_checks(kb: str, store: RecordStore, index: LoadedIndex, unreviewed_days:
                                                         "answer_values": sorted(a[key]), "policy_values": sorted(p[key])})
     contacts = [c for c in index.chunks if c.library == "contact"]
     for contact in contacts:
-        unit = str(contact.extra.get("unit") or contact.title)
+        unit = _unit(contact)
         known = {_digits(p) for p in _PHONE.findall(str(contact.extra.get("phone", "")))}
         if len(unit) < 4 or not known:
             continue

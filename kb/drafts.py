@@ -115,11 +115,22 @@ class DraftDesk:
         with self.engine.connect() as c:
             return [_draft(r) for r in c.execute(q).mappings()]
 
+    @staticmethod
+    def _edit_entries(conn, draft: Draft, before_seq: int | None = None) -> list[Any]:
+        """The draft's ``draft_edit`` audit rows in chain order (those before ``before_seq`` when given)."""
+        q = select(audit).where(audit.c.kb == draft.kb, audit.c.record_id == draft.record_id,
+                                audit.c.action == "draft_edit")
+        if before_seq is not None:
+            q = q.where(audit.c.seq < before_seq)
+        return [r for r in conn.execute(q.order_by(audit.c.seq)).mappings()
+                if (r["details"] or {}).get("draft_id") == draft.id]
+
     def edits(self, draft: Draft) -> list[dict[str, Any]]:
         """The draft's revisions before a decision, oldest first, from the audit trail."""
-        return [{"by": e.actor, "time": e.time, "fields": (e.details or {}).get("fields", []), "note": e.reason}
-                for e in self.store.audit_entries(draft.kb, record_id=draft.record_id)
-                if e.action == "draft_edit" and (e.details or {}).get("draft_id") == draft.id]
+        with self.engine.connect() as c:
+            rows = self._edit_entries(c, draft)
+        return [{"by": r["actor"], "time": r["time"], "fields": (r["details"] or {}).get("fields", []),
+                 "note": r["reason"]} for r in rows]
 
     def revise(self, kb: str, draft_id: int, record: dict[str, Any], editor: str, note: str = "",
                seen_edits: int | None = None, own_only: bool = False) -> Draft:
@@ -140,10 +151,7 @@ class DraftDesk:
             entry = append_audit(c, actor=editor, action="draft_edit", kb=kb, record_id=draft.record_id,
                                  reason=note.strip() or f"修改草稿 #{draft.id}",
                                  details={"draft_id": draft.id, "fields": changed, "proposed_by": draft.proposed_by})
-            earlier = c.execute(select(audit.c.details).where(
-                audit.c.kb == kb, audit.c.record_id == draft.record_id, audit.c.action == "draft_edit",
-                audit.c.seq < entry.seq)).scalars()
-            prior = sum(1 for d in earlier if (d or {}).get("draft_id") == draft.id)
+            prior = len(self._edit_entries(c, draft, before_seq=entry.seq))
             if seen_edits is not None and seen_edits != prior:
                 raise Conflict(f"草稿 #{draft.id} 在您打开后已被修改（现有 {prior} 次修改，您看到的是 {seen_edits} 次）："
                                "请刷新后在最新内容上修改")

@@ -472,8 +472,8 @@ class ReplyComposer:
         pieces = clauses(written(question))
         if len(pieces) < 2 or self.route is None:
             return None
-        kept = [d for d in map(lambda p: self.route(p, kb), pieces)
-                if d is not None and d.in_scope and not d.needs_review and d.subtopic]
+        decisions = [self.route(p, kb) for p in pieces]
+        kept = [d for d in decisions if d is not None and d.in_scope and not d.needs_review and d.subtopic]
         return max(kept, key=lambda d: d.confidence).subtopic if kept else None
 
     def _governing_clauses(self, snap, answer: Chunk, question: str) -> list[Chunk]:
