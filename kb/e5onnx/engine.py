@@ -22,7 +22,7 @@ from kb.errors import EmbeddingEngineUnavailable as EngineUnavailable
 MANIFEST = "manifest.json"
 MODEL_FILE = "encoder.onnx"
 TOKENIZER_FILE = "libe5tok.so"
-CONVERTER_VERSION = 2  # 2: 7-bit int8 weights, weight format and auto choice raced on the machine
+CONVERTER_VERSION = 3  # 2: 7-bit int8 weights, raced on the machine; 3: fused BiasGelu, smoothed int8 FFN-out
 # Padded batches are cut so that one batch holds at most this many token slots: big enough
 # for the GEMMs to run near peak, small enough that padding and activations stay cheap.
 BATCH_TOKENS = 4096
@@ -140,6 +140,10 @@ class OnnxE5Runtime:
         return out
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
+        return self._session.run(["pooled"], self.feeds(batch))[0]
+
+    def feeds(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
+        """The graph's inputs for windows of token ids: summed input embeddings, padded, and their mask."""
         length = max(len(ids) for ids in batch)
         ids = np.zeros((len(batch), length), dtype=np.int64)
         mask = np.zeros((len(batch), length), dtype=np.float32)
@@ -147,4 +151,4 @@ class OnnxE5Runtime:
             ids[r, : len(row)] = row
             mask[r, : len(row)] = 1.0
         emb = dequantise(self._word[ids]) + self._pos[:length] + self._type0
-        return self._session.run(["pooled"], {"emb": emb.astype(np.float32), "mask": mask})[0]
+        return {"emb": emb.astype(np.float32), "mask": mask}
