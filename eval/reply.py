@@ -38,7 +38,7 @@ from kb.textnorm import normalize
 
 DATA = Path(__file__).parent / "data"
 SPLITS = {"dev": DATA / "replies_dev.jsonl", "dev2": DATA / "replies_dev2.jsonl", "dev3": DATA / "replies_dev3.jsonl",
-          "test": DATA / "replies_test_v2.jsonl"}
+          "test": DATA / "replies_test_v2.jsonl", "test3": DATA / "replies_test3.jsonl"}
 DEFAULT_DATA = SPLITS["dev"]
 BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0001)
 
