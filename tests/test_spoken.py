@@ -88,6 +88,9 @@ def test_rule_questions_are_not_office_questions(question):
     ("残疾人辅具中心现在有现货的助行器吗", "实时情况"),
     ("街道那个办低保的态度太差，她叫啥名字，我要投诉", "投诉具体工作人员"),
     ("物业不让装坡道，这事到底谁有理", "法律判断"),
+    ("朝阳那几家养老院哪家条件好，给推荐一个", "评价或推荐"),
+    ("小汤山那边的公墓靠谱吗", "评价或推荐"),
+    ("你们接电话的一天得接多少个电话呀", "工作人员自身"),
 ])
 def test_questions_no_library_answers(question, word):
     assert word in not_knowledge(written(question))
@@ -95,7 +98,8 @@ def test_questions_no_library_answers(question, word):
 
 @pytest.mark.parametrize("question", ["高龄津贴每月多少钱", "我妈刚满80岁，高龄津贴怎么还没到账", "低保申请要带什么材料",
                                       "离婚冷静期是多少天", "残疾人两项补贴每月几号打到卡上", "社会组织办协会变更要什么材料",
-                                      "低保申请交了材料以后怎么查进度"])
+                                      "低保申请交了材料以后怎么查进度", "养老机构的名录在哪里能查到",
+                                      "春节期间婚姻登记处放假吗", "社区工作者工资由谁发"])
 def test_rule_questions_are_knowledge(question):
     assert not_knowledge(written(question)) is None
 

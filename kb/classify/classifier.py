@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,13 @@ class TicketClassifier:
         return {k: sorted({normalize(w) for w in v}, key=len, reverse=True) for k, v in table.items()}
 
     def in_scope_probability(self, text: str, kb: str) -> float:
+        return self.industries_probability(text, (kb,))
+
+    def industries_probability(self, text: str, kbs: Iterable[str]) -> float:
+        """P(the text belongs to any of ``kbs``' industries), from one pass of the model."""
         proba, _, _ = self.model.pooled_proba([text])
-        return float(self.model.industry_proba(proba).get(kb, np.zeros(1))[0])
+        industries = self.model.industry_proba(proba)
+        return float(sum(industries.get(kb, np.zeros(1))[0] for kb in kbs))
 
     def classify(self, text: str, kb: str) -> Decision:
         return self.classify_many([text], kb)[0]
