@@ -123,6 +123,9 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     assert draft.count() == 1
     assert "提出人 test-reviewer" in draft.inner_text() and "基于第 1 版" in draft.inner_text()
     assert draft.locator("table.diff tbody tr").count() == 1
+    field = draft.locator("table.diff tbody th")
+    assert field.inner_text() == "答复" and field.get_attribute("title") == "answer"  # the label, the code in its tip
+    assert draft.locator(".meta .tag").first.inner_text() == "标准化工作库"
     assert "3个工作日" in draft.locator("td.new").inner_text() and "10个工作日" in draft.locator("td.old").inner_text()
     manager.screenshot(path=str(SHOTS / "review-drafts.png"), full_page=True)
 
@@ -145,7 +148,8 @@ def test_wrong_reply_is_corrected_approved_and_served(as_role, mini_server):
     form.locator('button[type="submit"]').click()
     manager.wait_for_selector(".rv.draft .edits")
     assert manager.locator(".rv.draft form").count() == 0
-    assert "test-manager 于" in draft.locator(".edits").inner_text() and "（核实后为5个工作日）" in draft.locator(".edits").inner_text()
+    edits = draft.locator(".edits").inner_text()
+    assert "test-manager 于" in edits and "改了 答复（核实后为5个工作日）" in edits
     assert "5个工作日" in draft.locator("td.new").inner_text()
     manager.screenshot(path=str(SHOTS / "review-draft-edited.png"), full_page=True)
     ask(agent, "高龄津贴去哪里申请啊")

@@ -6,16 +6,20 @@ import {clearErrors, collect, placeErrors, renderFields} from "./recordform.js";
 const $ = (id) => document.getElementById(id);
 const STATES = {pending: "待审批", approved: "已批准", rejected: "已驳回"};
 let painted = 0;
-let forms = null;  // library → {fields}, from /v1/record-forms, fetched when a form is first opened
+let forms = null;  // library → {fields}, from /v1/record-forms, fetched with the first list
 const drafts = new Map();  // id → the draft as last loaded or saved
 const kb = () => $("kb").value;
 const show = (v) => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v, null, 1));
+// A field's Chinese label as the edit form shows it (the code stays in the tooltip for whoever reads the API).
+const label = (library, field) =>
+  (forms?.[library]?.fields.find((f) => f.name === field)?.label || field).replace(/（.*）$/, "");
+const fieldCell = (library, field) => `<th title="${escapeHtml(field)}">${escapeHtml(label(library, field))}</th>`;
 
 function card(d) {
   const base = d.base_revision === null ? "新建记录" : `基于第 ${d.base_revision} 版`;
   const stale = d.stale ? `<span class="tag stale">${d.base_revision === null ? "编号已被占用"
     : `记录已在起草后被修改（当前第 ${d.current_revision} 版）`}</span>` : "";
-  const diff = d.diff.map((f) => `<tr><th>${escapeHtml(f.field)}</th><td class="old">${escapeHtml(show(f.old))}</td>` +
+  const diff = d.diff.map((f) => `<tr>${fieldCell(d.library, f.field)}<td class="old">${escapeHtml(show(f.old))}</td>` +
     `<td class="new">${escapeHtml(show(f.new))}</td></tr>`).join("");
   const actions = d.status === "pending" ? `<div class="actions"><button type="button" class="edit">修改</button>
     <button type="button" class="approve">批准</button>
@@ -25,11 +29,11 @@ function card(d) {
        ${d.published_revision ? ` · 发布为第 ${d.published_revision} 版` : ""}</p>`;
   return `<article class="rv draft" data-id="${d.id}">
   <h3>草稿 #${d.id} · ${escapeHtml(d.title)}</h3>
-  <div class="meta">${stale}<span class="tag">${escapeHtml(d.library)}</span>${escapeHtml(d.record_id)} · ${base} ·
+  <div class="meta">${stale}<span class="tag" title="${escapeHtml(d.library)}">${escapeHtml(forms?.[d.library]?.name || d.library)}</span>${escapeHtml(d.record_id)} · ${base} ·
     提出人 ${escapeHtml(d.proposed_by)} · ${escapeHtml(new Date(d.created).toLocaleString("zh-CN"))}
     ${d.item_id ? ` · 来源 ${escapeHtml(d.item_id)}` : ""}${d.note ? ` · 说明：${escapeHtml(d.note)}` : ""}</div>
   ${d.edits.length ? `<div class="meta edits">审批前修改：${d.edits.map((e) => `${escapeHtml(e.by)} 于 ${escapeHtml(
-    new Date(e.time).toLocaleString("zh-CN"))} 改了 ${escapeHtml(e.fields.join("、"))}${e.note ? `（${escapeHtml(e.note)}）` : ""}`)
+    new Date(e.time).toLocaleString("zh-CN"))} 改了 ${escapeHtml(e.fields.map((f) => label(d.library, f)).join("、"))}${e.note ? `（${escapeHtml(e.note)}）` : ""}`)
     .join("；")}</div>` : ""}
   <table class="diff"><thead><tr><th>字段</th><th>当前内容</th><th>草稿</th></tr></thead><tbody>${diff ||
     `<tr><td colspan="3" class="hint">与当前记录相同</td></tr>`}</tbody></table>
@@ -48,8 +52,7 @@ function paint(box, d) {
 async function openEditor(box) {
   const d = drafts.get(Number(box.dataset.id));
   const err = box.querySelector(".fielderr");
-  try { forms ??= Object.fromEntries((await api("/v1/record-forms")).libraries.map((l) => [l.library, l])); }
-  catch (e) { err.textContent = e.message; return; }
+  try { await loadForms(); } catch (e) { err.textContent = e.message; return; }
   box.querySelector(".actions").hidden = true;
   const form = document.createElement("form");
   form.className = "draft-edit";
@@ -100,10 +103,15 @@ async function act(box, what) {
   } catch (e) { err.textContent = e.message; }
 }
 
+async function loadForms() {
+  forms ??= Object.fromEntries((await api("/v1/record-forms")).libraries.map((l) => [l.library, l]));
+}
+
 async function load() {
   $("status").textContent = "加载中…";
   try {
-    const r = await api(`/v1/kbs/${encodeURIComponent(kb())}/drafts?status=${$("state").value}`);
+    const [r] = await Promise.all([api(`/v1/kbs/${encodeURIComponent(kb())}/drafts?status=${$("state").value}`),
+      loadForms()]);
     drafts.clear();
     for (const d of r.drafts) drafts.set(d.id, d);
     $("drafts").innerHTML = r.drafts.length ? r.drafts.map(card).join("") : `<p class="empty">没有${STATES[$("state").value]}的草稿</p>`;
