@@ -145,6 +145,8 @@ def import_kb(settings: Settings, store: RecordStore, archive: Path, actor: str,
         rec_rows = _read_jsonl(zf.read("store/records.jsonl"))
         rev_rows = _read_jsonl(zf.read("store/revisions.jsonl"))
         extra = {name: zf.read(name) for name in manifest["files"] if name.startswith("interactions/")}
+        draft_edits = [e for e in _read_jsonl(zf.read("store/audit.jsonl")) if e.get("action") == "draft_edit"] \
+            if "store/audit.jsonl" in manifest["files"] else []
         reused = 0
         embedder = get_embedder(settings)
         if same_space(manifest.get("embedder") or {}, embedder.fingerprint) and "index/vectors.npy" in manifest["files"]:
@@ -160,9 +162,28 @@ def import_kb(settings: Settings, store: RecordStore, archive: Path, actor: str,
     interactions = {name.removeprefix("interactions/").removesuffix(".jsonl"): _read_jsonl(zf_data)
                     for name, zf_data in extra.items()}
     if interactions:
-        InteractionStore(store.engine).import_rows(target, interactions)
+        new_ids = InteractionStore(store.engine).import_rows(target, interactions)
+        _replay_draft_edits(store, target, source_kb, actor, draft_edits, new_ids.get("interaction_drafts", {}))
     result = Publisher(settings, store).reindex(target)
     return manifest, result, reused
+
+
+def _replay_draft_edits(store: RecordStore, kb: str, source_kb: str, actor: str, entries: list[dict[str, Any]],
+                        draft_ids: dict[int, int]) -> None:
+    """A pending draft's edit trail lives in the audit, which an import starts afresh: each ``draft_edit`` of an
+    imported draft is appended again under the draft's new number, with the original editor, and the original
+    time and sequence number under ``imported`` (the import's own actor too), so no revision of it is lost."""
+    with store.transaction() as c:
+        for e in sorted(entries, key=lambda e: e["seq"]):
+            details = e.get("details") or {}
+            new = draft_ids.get(details.get("draft_id"))
+            if new is None:
+                continue
+            append_audit(c, actor=e["actor"], action="draft_edit", kb=kb, record_id=e.get("record_id"),
+                         reason=e.get("reason") or "", proposed_by=e.get("proposed_by"),
+                         details={**details, "draft_id": new,
+                                  "imported": {"from_kb": source_kb, "draft_id": details.get("draft_id"),
+                                               "seq": e["seq"], "time": e["time"], "by": actor}})
 
 
 def _seed_cache(settings: Settings, fp_key: str, zf: zipfile.ZipFile) -> int:

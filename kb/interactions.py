@@ -280,11 +280,11 @@ class InteractionStore:
                                    for r in rows]
         return out
 
-    def import_rows(self, kb: str, tables: dict[str, list[dict[str, Any]]]) -> int:
-        """Restore exported rows under ``kb`` with new ids (review and draft links are re-pointed)."""
+    def import_rows(self, kb: str, tables: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, int]]:
+        """Restore exported rows under ``kb`` with new ids (review and draft links are re-pointed); per table,
+        old id → new id, so that what else names a row (a draft's edit trail in the audit) can follow it."""
         by_name = {t.name: t for t in (feedback, events, reviews, drafts)}
         new_ids: dict[str, dict[int, int]] = {}
-        count = 0
         with self.engine.begin() as conn:
             for name in ("interaction_feedback", "interaction_events", "interaction_drafts", "interaction_reviews"):
                 table = by_name[name]
@@ -302,8 +302,7 @@ class InteractionStore:
                     if name == "interaction_drafts" and values.get("item_id"):
                         values["item_id"] = _repoint(values["item_id"], new_ids)
                     ids[int(row["id"])] = int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
-                    count += 1
-        return count
+        return new_ids
 
 
 def _newest(table: Table, prefix: str, kb: str | None, since: datetime | None, unreviewed: bool, limit: int) -> Any:

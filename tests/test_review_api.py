@@ -433,8 +433,15 @@ def test_interactions_travel_with_the_handover_export(mini_app, tmp_path):
     reviewer = _as(settings, "reviewer")
     item = client.get("/v1/review/queue", headers=reviewer).json()["items"][0]["id"]
     record = client.get(f"/v1/kbs/mini/records/{ANSWER}", headers=reviewer).json()["record"]
-    client.post(f"/v1/review/{item}", json={"verdict": "wrong", "correction": _correction(
-        record, answer=record["answer"].replace("10个工作日", "3个工作日"))}, headers=reviewer)
+    verdict = client.post(f"/v1/review/{item}", json={"verdict": "wrong", "correction": _correction(
+        record, answer=record["answer"].replace("10个工作日", "3个工作日"))}, headers=reviewer).json()
+    manager = _as(settings, "manager")
+    url = f"/v1/kbs/mini/drafts/{verdict['draft_id']}"
+    (listed,) = client.get("/v1/kbs/mini/drafts", headers=manager).json()["drafts"]
+    drafted = listed["record"]
+    edited = client.put(url, json={"record": {**drafted, "answer": drafted["answer"].replace("3个工作日", "5个工作日")},
+                                   "note": "核实后为5个工作日", "edits": 0}, headers=manager).json()
+    (edit,) = edited["edits"]
     archive = tmp_path / "mini.zip"
     manifest = export_kb(settings, client.app.state.store, "mini", archive, "tester")
     import zipfile
@@ -449,17 +456,38 @@ def test_interactions_travel_with_the_handover_export(mini_app, tmp_path):
     fresh = Settings(data_dir=tmp_path / "fresh", embed_cache=settings.embed_cache_path,
                      corpus_dir=PROJECT_ROOT / "corpus", kbs=["mini"])
     store = open_store(fresh)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from kb.drafts import drafts as drafts_table
+
+    InteractionStore(store.engine)  # creates the interaction tables, as the service does at start-up
+    with store.engine.begin() as c:  # another kb's draft already holds the imported draft's old number
+        c.execute(insert(drafts_table).values(created=datetime.now(UTC), kb="other", library="answer", record_id="x",
+                                              record="{}", proposed_by="someone"))
     import_kb(fresh, store, archive, "tester")
     imported = InteractionStore(store.engine)
     (row,) = imported.feedback("mini")
     assert row.question == "高龄津贴去哪里申请，我电话【手机号】，身份证【身份证号】" and row.rating == "wrong"
     assert [e.kind for e in imported.events("mini")] == ["reply"]
     assert imported.reviewed([f"f{row.id}"]) == {f"f{row.id}"}
-    from kb.drafts import drafts as drafts_table
-
     with store.engine.connect() as c:
-        (draft,) = c.execute(select(drafts_table)).mappings().all()
+        (draft,) = c.execute(select(drafts_table).where(drafts_table.c.kb == "mini")).mappings().all()
+        (replayed,) = c.execute(select(audit).where(audit.c.action == "draft_edit")).mappings().all()
     assert (draft["record_id"], draft["status"], draft["item_id"]) == (ANSWER, "pending", f"f{row.id}")
+    assert "5个工作日" in json.loads(draft["record"])["answer"] and draft["id"] != verdict["draft_id"]
+    # the edit trail follows the draft to its new number, with who made it and when
+    assert (replayed["actor"], replayed["kb"], replayed["details"]["draft_id"], replayed["details"]["fields"]) == (
+        "test-manager", "mini", draft["id"], ["answer"])
+    assert replayed["details"]["imported"] == {"from_kb": "mini", "draft_id": verdict["draft_id"],
+                                                "seq": replayed["details"]["imported"]["seq"], "time": edit["time"],
+                                                "by": "tester"}
+    from kb.drafts import DraftDesk
+
+    desk = DraftDesk(store, editor=None)  # reading a trail needs no editor
+    (trail,) = desk.edits(desk.get("mini", draft["id"]))
+    assert (trail["by"], trail["time"], trail["note"]) == ("test-manager", edit["time"], "核实后为5个工作日")
 
 
 def test_classifications_are_stored_masked_and_sampled(sample_settings, sample_classifier):
