@@ -170,11 +170,11 @@ def calibrator(work: Path, source: Path, texts: list[str], threads: int = 2) -> 
             onnx.save(proto, str(scratch / MODEL_FILE))
             shutil.copy(work / TOKENIZER_FILE, scratch / TOKENIZER_FILE)
             runtime = OnnxE5Runtime(ConvertedModel(scratch, {"weights": "fp32"}), source, threads, "calibration")
-            taps = [o.name for o in runtime._session.get_outputs() if o.name != "pooled"]
+            taps = [name for name in runtime.output_names if name != "pooled"]
             maxima = [np.zeros(0, dtype=np.float32) for _ in taps]
             wins = [ids for is_query in (False, True) for _, ids, _ in runtime.windows(texts, is_query)]
             for start in range(0, len(wins), 16):
-                outputs = runtime._session.run(taps, runtime.feeds(wins[start : start + 16]))
+                outputs = runtime.outputs(taps, wins[start : start + 16])
                 for i, out in enumerate(outputs):
                     m = np.abs(out).max(axis=(0, 1))
                     maxima[i] = m if not maxima[i].size else np.maximum(maxima[i], m)

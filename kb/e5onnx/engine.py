@@ -142,6 +142,14 @@ class OnnxE5Runtime:
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         return self._session.run(["pooled"], self.feeds(batch))[0]
 
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self._session.get_outputs()]
+
+    def outputs(self, names: list[str], batch: list[list[int]]) -> list[np.ndarray]:
+        """Named graph outputs for windows of token ids (calibration reads a tapped graph's extra outputs)."""
+        return self._session.run(names, self.feeds(batch))
+
     def feeds(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
         """The graph's inputs for windows of token ids: summed input embeddings, padded, and their mask."""
         length = max(len(ids) for ids in batch)

@@ -102,7 +102,7 @@ def build_model(model: ModelFile, weights: str = "fp32", smooth: list[np.ndarray
     """An onnx.ModelProto of the encoder with float32 (``fp32``) or 4-bit (``q4``) weights.
 
     ``smooth``: per-layer SmoothQuant scales of the FFN-out inputs (see save_model); ``taps``: each layer's
-    GELU output is also a graph output ``gelu.<layer>``, for calibration.
+    GELU output is also a graph output (after ``pooled``, in layer order), for calibration.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
