@@ -129,9 +129,13 @@ class DraftDesk:
         """The draft's revisions before a decision, oldest first, from the audit trail."""
         with self.engine.connect() as c:
             rows = self._edit_entries(c, draft)
-        # an edit replayed by a handover import keeps the time it was made (kb/exporting.py)
-        return [{"by": r["actor"], "time": ((r["details"] or {}).get("imported") or {}).get("time") or r["time"],
-                 "fields": (r["details"] or {}).get("fields", []), "note": r["reason"]} for r in rows]
+        out = []
+        for r in rows:
+            details = r["details"] or {}
+            # an edit replayed by a handover import keeps the time it was made (kb/exporting.py)
+            out.append({"by": r["actor"], "time": (details.get("imported") or {}).get("time") or r["time"],
+                        "fields": details.get("fields", []), "note": r["reason"]})
+        return out
 
     def revise(self, kb: str, draft_id: int, record: dict[str, Any], editor: str, note: str = "",
                seen_edits: int | None = None, own_only: bool = False) -> Draft:

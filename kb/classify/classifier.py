@@ -73,9 +73,6 @@ class TicketClassifier:
             table.setdefault(pair.outside, []).extend(pair.outside_keywords)
         return {k: sorted({normalize(w) for w in v}, key=len, reverse=True) for k, v in table.items()}
 
-    def in_scope_probability(self, text: str, kb: str) -> float:
-        return self.industries_probability(text, (kb,))
-
     def industries_probability(self, text: str, kbs: Iterable[str]) -> float:
         """P(the text belongs to any of ``kbs``' industries), from one pass of the model."""
         proba, _, _ = self.model.pooled_proba([text])

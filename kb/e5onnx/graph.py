@@ -125,20 +125,24 @@ def build_model(model: ModelFile, weights: str = "fp32", smooth: list[np.ndarray
         nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
         return out
 
-    def linear(x: str, prefix: str, n_out: int, n_in: int, row_scale: np.ndarray | None = None) -> str:
-        bias = const(f"{prefix}.b", model.f32(f"{prefix}.b").copy())
-        blocks = model.q4_blocks(f"{prefix}.w", n_out)
-        if weights == "q4":
-            packed, scales = _repack_nbits(blocks)
-            b = const(f"{prefix}.w.q4", packed)
-            s = const(f"{prefix}.w.scales", scales)
-            return node("MatMulNBits", [x, b, s, "", "", bias], domain="com.microsoft",
-                        K=n_in, N=n_out, bits=4, block_size=QK, accuracy_level=4)
-        w_t = dequantise(blocks).T
+    def bias_of(prefix: str) -> str:
+        return const(f"{prefix}.b", model.f32(f"{prefix}.b").copy())
+
+    def float_weight(prefix: str, n_out: int, row_scale: np.ndarray | None = None) -> str:
+        """The dequantised weight as the [in, out] MatMul operand; ``row_scale`` multiplies its input rows."""
+        w_t = dequantise(model.q4_blocks(f"{prefix}.w", n_out)).T
         if row_scale is not None:
             w_t = w_t * row_scale[:, None]
-        w = const(f"{prefix}.w.t", np.ascontiguousarray(w_t, dtype=np.float32))
-        return node("Add", [node("MatMul", [x, w]), bias])
+        return const(f"{prefix}.w.t", np.ascontiguousarray(w_t, dtype=np.float32))
+
+    def linear(x: str, prefix: str, n_out: int, n_in: int, row_scale: np.ndarray | None = None) -> str:
+        if weights == "q4":
+            packed, scales = _repack_nbits(model.q4_blocks(f"{prefix}.w", n_out))
+            b = const(f"{prefix}.w.q4", packed)
+            s = const(f"{prefix}.w.scales", scales)
+            return node("MatMulNBits", [x, b, s, "", "", bias_of(prefix)], domain="com.microsoft",
+                        K=n_in, N=n_out, bits=4, block_size=QK, accuracy_level=4)
+        return node("Add", [node("MatMul", [x, float_weight(prefix, n_out, row_scale)]), bias_of(prefix)])
 
     def layernorm(x: str, w: str, b: str) -> str:
         return node("LayerNormalization", [x, const(w, model.f32(w).copy()), const(b, model.f32(b).copy())],
@@ -172,9 +176,8 @@ def build_model(model: ModelFile, weights: str = "fp32", smooth: list[np.ndarray
             gelu = node("Mul", [node("Mul", [mid, half]), node("Add", [node("Erf", [node("Mul", [mid, inv_sqrt2])]), one])])
         else:
             # one kernel for bias + exact (erf) GELU instead of six element-wise passes over [B, L, 1536]
-            bias = const(f"{p}.fi.b", model.f32(f"{p}.fi.b").copy())
-            w = const(f"{p}.fi.w.t", np.ascontiguousarray(dequantise(model.q4_blocks(f"{p}.fi.w", FF)).T))
-            gelu = node("BiasGelu", [node("MatMul", [x, w]), bias], domain="com.microsoft")
+            gelu = node("BiasGelu", [node("MatMul", [x, float_weight(f"{p}.fi", FF)]), bias_of(f"{p}.fi")],
+                        domain="com.microsoft")
         if taps:
             tapped.append(gelu)
         if smooth is not None:
