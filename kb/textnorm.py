@@ -57,8 +57,23 @@ def chinese_numerals_to_arabic(text: str) -> str:
     return _BARE_NUMERAL.sub(_bare, _NUMERAL_WITH_UNIT.sub(_numeral, text))
 
 
+# Texts up to this length are remembered: the same keywords, questions and chunk texts are normalised on
+# every request (the classifier's duty keywords alone ~130 times per ticket), and opencc's pure-Python
+# conversion costs ~0.1 ms per short string. Whole documents at ingestion are longer and pass through.
+_CACHED_CHARS = 2000
+
+
 def normalize(text: str) -> str:
     """NFKC (full→half width), traditional→simplified, numerals with units→digits, squeeze spaces."""
+    return _normalize_cached(text) if len(text) <= _CACHED_CHARS else _normalize(text)
+
+
+@lru_cache(maxsize=32768)
+def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _t2s().convert(text)
     text = chinese_numerals_to_arabic(text)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import jieba
 
 from kb.textnorm import normalize
 
+_RECENT = 1024
+_RECENT_CHARS = 300
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 _lock = threading.Lock()
 _instances: dict[tuple[str, str], ChineseTokenizer] = {}
@@ -34,6 +37,8 @@ class ChineseTokenizer:
         self._jieba.initialize()
         if userdict and userdict.exists():
             self._jieba.load_userdict(str(userdict))
+        self._recent: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self.stopwords: frozenset[str] = frozenset(
             line.strip()
             for line in (stopwords.read_text(encoding="utf-8").splitlines() if stopwords and stopwords.exists() else [])
@@ -42,13 +47,33 @@ class ChineseTokenizer:
 
     def add_word(self, word: str) -> None:
         self._jieba.add_word(word, freq=20000)
+        with self._recent_lock:
+            self._recent.clear()
 
     def words(self, text: str) -> list[str]:
         """Precise-mode words of normalised text, punctuation and spaces dropped (for highlighting)."""
         return [w for w in self._jieba.lcut(normalize(text)) if _WORDLIKE.search(w)]
 
     def tokens(self, text: str) -> list[str]:
-        """Search-mode tokens for BM25: normalised, stop words and punctuation removed."""
+        """Search-mode tokens for BM25: normalised, stop words and punctuation removed.
+
+        A question is tokenised by the search, the answer gates and the ticket model in one request; short
+        texts are remembered (``_RECENT``) so that it is segmented once."""
+        if len(text) > _RECENT_CHARS:
+            return self._tokens(text)
+        with self._recent_lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return list(found)
+        out = self._tokens(text)
+        with self._recent_lock:
+            self._recent[text] = tuple(out)
+            if len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return out
+
+    def _tokens(self, text: str) -> list[str]:
         out = []
         for tok in self._jieba.lcut_for_search(normalize(text)):
             tok = tok.strip()

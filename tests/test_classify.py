@@ -42,6 +42,25 @@ def test_disability_certificate_belongs_to_canlian(sample_classifier):
     assert (for_canlian.in_scope, for_canlian.subtopic, for_canlian.filter_reason) == (True, "cert_apply", None)
 
 
+def test_routing_without_explanation_is_the_same_decision_and_one_model_pass(sample_classifier, monkeypatch):
+    """A reply's transfer routing asks for the decision only; the in-scope gate's pass over the same question
+    is reused, and a batch of two is scored afresh."""
+    text = "市民来电反映：其父亲企业退休，本月养老金没有按时发放，要求社保部门尽快核实补发。"
+    full = sample_classifier.classify(text, "minzheng")
+    sample_classifier._recent.clear()
+    passes = []
+    real = sample_classifier.model.pooled_proba
+    monkeypatch.setattr(sample_classifier.model, "pooled_proba", lambda texts: passes.append(len(texts)) or real(texts))
+    p_ours = sample_classifier.industries_probability(text, ["minzheng", "canlian"])
+    routed = sample_classifier.classify(text, "minzheng", explain=False)
+    assert passes == [1]
+    assert routed.reasons == [] and full.reasons[0].startswith("关键词：")
+    assert {**routed.to_json(), "reasons": full.reasons} == full.to_json()
+    assert p_ours <= 1 - full.confidence + 1e-4  # "none" holds the (rounded) confidence, ours the rest
+    sample_classifier.classify_many([text, "来电人咨询低保怎么申请"], "minzheng")
+    assert passes == [1, 2]
+
+
 def test_confidence_is_a_probability_and_review_flag_follows_the_threshold(sample_classifier):
     d = sample_classifier.classify("来电人咨询低保怎么申请", "minzheng")
     assert 0.0 <= d.confidence <= 1.0

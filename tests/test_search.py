@@ -93,3 +93,19 @@ def test_diversify_caps_one_library_per_window_and_keeps_order_otherwise():
     ranked = diversify(hits, top_k=5, cap_share=0.4)
     assert [h.chunk.id for h in ranked] == ["answer9", "answer8", "policy6", "contact4", "answer7"]
     assert [h.chunk.id for h in diversify(hits, top_k=3, cap_share=1.0)] == ["answer9", "answer8", "answer7"]
+
+
+def test_remembered_tokens_are_copies_and_a_new_word_is_seen(tmp_path):
+    """Short texts are segmented once per process; a caller that edits the list does not edit the memory, and a
+    word added to the dictionary afterwards changes the segmentation at once."""
+    from kb.tokenize import ChineseTokenizer
+
+    tok = ChineseTokenizer(None, None, tmp_path)
+    first = tok.tokens("申请蓝莓卡补贴")
+    assert "蓝莓卡" not in first
+    first.append("改动")
+    assert tok.tokens("申请蓝莓卡补贴") == first[:-1]
+    tok.add_word("蓝莓卡")
+    assert "蓝莓卡" in tok.tokens("申请蓝莓卡补贴")
+    long_text = "申请蓝莓卡补贴。" * 60
+    assert tok.tokens(long_text).count("蓝莓卡") == 60

@@ -9,7 +9,9 @@ risk signals, and a review flag where the model is unsure.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from kb.textnorm import normalize
 log = logging.getLogger("kb.classify")
 MAX_TEXT = 5000
 MAX_BATCH = 500
+_RECENT = 256
 
 
 @dataclass
@@ -56,6 +59,10 @@ class TicketClassifier:
         self.taxonomy = taxonomy
         self.risk = RiskDetector(duties.risks)
         self._keywords = self._keyword_index()
+        # One question is scored by the reply's in-scope gate and again by its transfer routing; the model's
+        # pass over a single text is remembered so that it runs once per question.
+        self._recent: OrderedDict[str, tuple[np.ndarray, np.ndarray, object]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: Path, duties_dir: Path, taxonomy: Taxonomy) -> TicketClassifier:
@@ -73,16 +80,38 @@ class TicketClassifier:
             table.setdefault(pair.outside, []).extend(pair.outside_keywords)
         return {k: sorted({normalize(w) for w in v}, key=len, reverse=True) for k, v in table.items()}
 
+    def _passes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, object]:
+        """``model.pooled_proba(texts)``; a single text's pass is remembered (``_RECENT`` texts)."""
+        if len(texts) != 1:
+            return self.model.pooled_proba(texts)
+        text = texts[0]
+        with self._recent_lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
+        found = self.model.pooled_proba(texts)
+        with self._recent_lock:
+            self._recent[text] = found
+            if len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return found
+
     def industries_probability(self, text: str, kbs: Iterable[str]) -> float:
         """P(the text belongs to any of ``kbs``' industries), from one pass of the model."""
-        proba, _, _ = self.model.pooled_proba([text])
+        proba, _, _ = self._passes([text])
         industries = self.model.industry_proba(proba)
         return float(sum(industries.get(kb, np.zeros(1))[0] for kb in kbs))
 
-    def classify(self, text: str, kb: str) -> Decision:
-        return self.classify_many([text], kb)[0]
+    def classify(self, text: str, kb: str, explain: bool = True) -> Decision:
+        return self.classify_many([text], kb, explain)[0]
 
-    def classify_many(self, texts: list[str], kb: str) -> list[Decision]:
+    def classify_many(self, texts: list[str], kb: str, explain: bool = True) -> list[Decision]:
+        """Decisions for ``texts`` as ``kb``'s ticket handler sees them.
+
+        ``explain=False`` leaves out the key phrases and nearest labelled tickets (``reasons``), which only a
+        person reads: a reply's transfer routing needs the decision, not why, and the neighbour search is
+        half the cost of a single-ticket call."""
         if kb not in self.taxonomy.industries:
             raise InvalidQuery(f"工单分类只支持知识库 {'、'.join(self.taxonomy.industries)}，收到“{kb}”")
         if not texts:
@@ -95,18 +124,19 @@ class TicketClassifier:
             if len(t) > MAX_TEXT:
                 raise InvalidQuery(f"第 {i + 1} 条工单过长（{len(t)} 字），上限为 {MAX_TEXT} 字")
         started = time.perf_counter()
-        proba, whole, matrix = self.model.pooled_proba(texts)
+        proba, whole, matrix = self._passes(texts)
         industries = self.model.industry_proba(proba)
         whole_industries = self.model.industry_proba(whole)
         out = [self._decide(texts[i], kb, proba[i], {k: float(v[i]) for k, v in industries.items()}, matrix[i],
-                            whole_industry=max(whole_industries, key=lambda k: (whole_industries[k][i], k == kb)))
+                            whole_industry=max(whole_industries, key=lambda k: (whole_industries[k][i], k == kb)),
+                            explain=explain)
                for i in range(len(texts))]
-        log.info("classified %d ticket(s) for %s in %.1f ms; first: %s", len(texts), kb,
+        (log.info if explain else log.debug)("classified %d ticket(s) for %s in %.1f ms; first: %s", len(texts), kb,
                  (time.perf_counter() - started) * 1000, mask(texts[0])[:60])
         return out
 
     def _decide(self, text: str, kb: str, proba: np.ndarray, industries: dict[str, float], row,
-                whole_industry: str) -> Decision:
+                whole_industry: str, explain: bool = True) -> Decision:
         model = self.model
         industry = max(industries, key=lambda k: (industries[k], k == kb))
         confidence = industries[industry]
@@ -122,7 +152,7 @@ class TicketClassifier:
         department = None if in_scope else (code if industry == "none" else industry)
         runner_up = next(model.labels[j] for j in order if model.labels[j] != best)
         pair = self._pair_rule(text, best, runner_up)
-        reasons = self._reasons(text, industry, department, best, pair, row)
+        reasons = self._reasons(text, industry, department, best, pair, row) if explain else []
         # Thin evidence: the letter as a whole and its sentences point to different industries.
         split_evidence = whole_industry != industry
         if split_evidence:

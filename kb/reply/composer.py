@@ -455,14 +455,16 @@ class ReplyComposer:
             # kb's street office the first; both are where the ticket goes.
             contacts = self._contacts(snap.contacts, district, street, [ours])
         if not sure_elsewhere:
-            clauses = snap.searcher.search(SearchRequest(question, top_k=2, libraries=["policy"], district=district)).hits
+            # Searched in the written register, as the answers were: the same text reuses the question's vector.
+            nearest = snap.searcher.search(SearchRequest(written(question), top_k=2, libraries=["policy"],
+                                                         district=district)).hits
             if decision is not None and decision.in_scope and decision.subtopic:
                 topics = [decision.subtopic]
             else:
-                topics = list(candidates[0].topics) if candidates else (list(clauses[0].chunk.topics) if clauses else [])
+                topics = list(candidates[0].topics) if candidates else (list(nearest[0].chunk.topics) if nearest else [])
             contacts = self._contacts(snap.contacts, district, street, topics) if topics else []
             references += [{**_basis(c, "answer"), "note": "候选标准答复，未通过答复条件，请核实后使用"} for c in candidates[:3]]
-            references += [{**_basis(h.chunk, "policy"), "note": "候选条款，请核实后使用"} for h in clauses]
+            references += [{**_basis(h.chunk, "policy"), "note": "候选条款，请核实后使用"} for h in nearest]
         return Reply(question, ESCALATION_TEXT, [], [self._contact_json(c) for c in contacts], [], round(confidence, 4), True,
                      reason, district, street, [], None, round((time.perf_counter() - started) * 1000, 2), references)
 

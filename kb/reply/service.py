@@ -38,11 +38,12 @@ class ReplyService:
         self.settings = settings
         rules = FollowUpRules.load(settings.corpus_dir / "followups.yaml", service.taxonomy)
         clf = classifier if classifier is not None else _load_classifier(settings, service)
+        self.classifier = clf
         # Hand-set gates given for a what-if run replace the dev-fitted model rather than sit unused beside it.
         use_model = settings.reply_calibration and config is None
         calibration = Calibration.load(settings.corpus_dir / CALIBRATION_FILE) if use_model else None
         self.composer = ReplyComposer(service, rules, scope_check=_scope_check(service, clf),
-                                      route=(lambda q, kb: clf.classify(q, kb)) if clf is not None else None,
+                                      route=(lambda q, kb: clf.classify(q, kb, explain=False)) if clf is not None else None,
                                       config=config, calibration=calibration)
         self._llm = None
 
