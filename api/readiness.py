@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from kb.settings import Settings
 
+WARM_ANSWERS_DELAY_S = 2.0
 log = logging.getLogger("kb.api")
 
 NOT_READY = "服务正在启动，{part}尚未加载完成，请稍后再试"
@@ -136,6 +137,25 @@ class Readiness:
                 log.exception("compact classifier not written")
         log.info("service ready in %.1f s: %s", self.seconds,
                  ", ".join(f"{n} {c.seconds}s" for n, c in self.components.items()))
+        threading.Thread(target=self._warm_answers, name="kb-warm-answers", daemon=True).start()
+
+    def _warm_answers(self) -> None:
+        """The rest, in the background once the service answers: each kb's standard answers segmented.
+
+        It starts a little after readiness, so that the first callers, who arrive as soon as /healthz says
+        ready, do not share the interpreter with it."""
+        if self.composer is None or self.service is None:
+            return
+        time.sleep(WARM_ANSWERS_DELAY_S)
+        for kb in self.service.known_kbs():
+            if kb in self.kb_errors:
+                continue
+            try:
+                started = time.monotonic()
+                count = self.composer.warm_answers(kb)
+                log.info("answers of %s segmented in the background: %d in %.1f s", kb, count, time.monotonic() - started)
+            except Exception:  # noqa: BLE001 - a cache left cold only costs the first replies a few ms
+                log.exception("background segmentation of %s's answers failed", kb)
 
     def _load_search(self) -> None:
         from kb.embedding import get_embedder

@@ -222,3 +222,16 @@ def test_reply_sees_one_index_version(client, sample_settings, monkeypatch):
     result = composer.compose("低保标准每月多少钱", "minzheng")
     assert result.escalate is False
     assert calls == []
+
+
+def test_standard_answers_are_segmented_in_the_background_once_up(client, caplog):
+    """After start-up every kb's standard answers are segmented off the request path, so early callers do not pay it."""
+    import threading
+
+    for thread in [t for t in threading.enumerate() if t.name == "kb-warm-answers"]:
+        thread.join(timeout=60)
+    ready = client.app.state.readiness
+    cached = {key[0] for key in ready.composer.composer._token_cache}
+    for kb in ("minzheng", "canlian"):
+        answers = {c.id for c in ready.service.index(kb).chunks if c.library == "answer"}
+        assert answers and answers <= cached, kb

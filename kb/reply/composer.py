@@ -206,6 +206,17 @@ class ReplyComposer:
             self._token_cache[key] = set(self.service.tokenizer.tokens(answer.bm25_text))
         return self._token_cache[key]
 
+    def warm_answers(self, kb: str, pause_s: float = 0.002) -> int:
+        """Segment every standard answer of ``kb`` ahead of the first questions, so that no early caller pays
+        ~3 ms per answer seen for the first time (a reply weighs five). Meant for a background thread after
+        start-up; the pause between answers leaves the interpreter to the requests being served."""
+        snap = self.service.snapshot(kb)
+        answers = [c for c in snap.searcher.index.chunks if c.library == "answer"]
+        for chunk in answers:
+            self._answer_tokens(chunk)
+            time.sleep(pause_s)
+        return len(answers)
+
     def answerability(self, kb: str, question: str, answers: list[Chunk], qv: np.ndarray | None = None,
                       index=None, hits: list | None = None) -> list[Answerability]:
         """Gate features of each candidate answer; the question is embedded (unless given) and classified once.

@@ -47,6 +47,10 @@ class ReplyService:
                                       config=config, calibration=calibration)
         self._llm = None
 
+    def warm_answers(self, kb: str, pause_s: float = 0.002) -> int:
+        """See ReplyComposer.warm_answers: the service runs it in the background after start-up."""
+        return self.composer.warm_answers(kb, pause_s)
+
     def reply(self, question: str, kb: str = "minzheng", district: str | None = None, street: str | None = None) -> Reply:
         if question is not None and len(question) > self.settings.max_query_chars:
             raise InvalidQuery(f"问题过长（{len(question)} 字），上限为 {self.settings.max_query_chars} 字，请概括后再查")
