@@ -1,8 +1,10 @@
 """Warm search against the query embedding's own time, in the same run and interleaved query by query.
 
-For each dev question three timings are taken back to back, so that a noisy two-core machine slows all
-three alike: the embedding alone (``embed_queries``, uncached), the whole search with the embedder's
-recent-query memory cleared (what a new question costs), and the search again with the vector remembered
+For each dev question the timings are taken back to back, so that a noisy two-core machine slows them
+alike: the embedding alone (``embed_queries``, uncached) of the text the search embeds, which is the
+question followed by its synonym expansions (``Searcher.expanded``), and of the question as typed, whose
+ratio is reported beside; the whole search with the embedder's and the tokenizer's recent-question
+memories cleared (what a new question costs); and the search again with the vector remembered
 (everything that is not the embedding: BM25, masks, fusion, snippets, the dense lookup). The target is
 search p95 ≤ 1.3 × embedding p95.
 """
@@ -23,22 +25,28 @@ def warm_search_ratio(service: KnowledgeService, queries: list[tuple[str, str]],
     embedder = service.embedder
     for kb, q in queries[:10]:
         service.search(kb_override or kb, SearchRequest(q))
-    embed, search, rest = [], [], []
+    typed, embed, search, rest = [], [], [], []
     for kb, q in queries:
         kb = kb_override or kb
+        _, expanded = service.searcher(kb).expanded(SearchRequest(q))
         started = time.perf_counter()
         embedder.embed_queries([q])
+        typed.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        embedder.embed_queries([expanded])
         embed.append((time.perf_counter() - started) * 1000)
         embedder._recent.clear()  # noqa: SLF001 - a new question: its vector is not remembered
+        service.tokenizer._recent.clear()  # noqa: SLF001 - nor its tokens
         started = time.perf_counter()
         service.search(kb, SearchRequest(q))
         search.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         service.search(kb, SearchRequest(q))
         rest.append((time.perf_counter() - started) * 1000)
-    e, s = percentiles(embed), percentiles(search)
+    e, s, t = percentiles(embed), percentiles(search), percentiles(typed)
     return {"embed_ms": e, "search_ms": s, "search_without_embedding_ms": percentiles(rest),
-            "p95_ratio": round(s["p95"] / e["p95"], 3), "p50_ratio": round(s["p50"] / e["p50"], 3)}
+            "p95_ratio": round(s["p95"] / e["p95"], 3), "p50_ratio": round(s["p50"] / e["p50"], 3),
+            "typed_question_embed_ms": t, "p95_ratio_to_typed": round(s["p95"] / t["p95"], 3)}
 
 
 def reply_search_ratio(service: KnowledgeService, replies, items: list[dict]) -> dict:
