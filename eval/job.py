@@ -84,8 +84,9 @@ def _retrieval(settings: Settings, split: str, kb: str, progress) -> dict[str, A
 
 
 def _reply(settings: Settings, split: str, kb: str, config: dict[str, Any], progress) -> dict[str, Any]:
-    from eval.reply import SPLITS, run_reply_eval
+    from eval.reply import HELD_OUT, SPLITS, run_reply_eval
 
+    split = HELD_OUT if split == "test" else split
     if split not in SPLITS or not SPLITS[split].exists():
         raise Skipped(f"建议答复没有 {split} 划分")
     report = run_reply_eval(settings, SPLITS[split], kb=kb, config=reply_config(config), progress=progress)

@@ -185,3 +185,17 @@ def test_runs_survive_a_restart_and_a_run_cut_short_is_marked_failed(sample_sett
         assert kept["items"] == [{"id": "q1", "query": "低保", "outcome": "第 1 位", "ok": True}]
         failed = c.get(f"/v1/eval/runs/{cut}").json()
         assert (failed["status"], failed["error"]) == ("failed", INTERRUPTED)
+
+
+def test_the_pages_reply_test_is_the_split_nobody_tuned_on(sample_settings):
+    """"test" on the reviewer's page runs the held-out reply split (replies_test3), not the older one that was read
+    while the system changed."""
+    import json
+
+    from eval.job import _reply
+    from eval.reply import HELD_OUT, SPLITS
+
+    held = [json.loads(line) for line in SPLITS[HELD_OUT].read_text(encoding="utf-8").splitlines() if line.strip()]
+    result = _reply(sample_settings, "test", "canlian", {}, lambda done, total: None)
+    assert [i["id"] for i in result["items"]] == [h["id"] for h in held if h["kb"] == "canlian"]
+    assert result["figures"]["items"] == 60
