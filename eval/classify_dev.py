@@ -14,6 +14,14 @@ from kb.classify.training import load_split
 from kb.settings import Settings
 
 
+def _kind(ticket_id: str) -> str:
+    """Short tickets, the letters written with the training letters, and a second author's message-board
+    letters (tickets_dev_letters2.csv, written without seeing any training data)."""
+    if ticket_id.startswith("lt-d2-"):
+        return "letters_second_author"
+    return "letters" if ticket_id.startswith("lt-") else "tickets"
+
+
 def run_dev_diagnostics(settings: Settings, kb: str = "minzheng") -> dict[str, Any]:
     """Dev figures per source file kind (short tickets vs letters) and the department confusion."""
     clf = load_classifier(settings)
@@ -22,7 +30,7 @@ def run_dev_diagnostics(settings: Settings, kb: str = "minzheng") -> dict[str, A
     rows: dict[str, Counter] = {}
     confusion: Counter = Counter()
     for t, d in zip(tickets, decisions):
-        kind = "letters" if t.id.startswith("lt-") else "tickets"
+        kind = _kind(t.id)
         c = rows.setdefault(kind, Counter())
         if t.industry == kb:
             c["in"] += 1
