@@ -53,8 +53,8 @@ def reply_search_ratio(service: KnowledgeService, replies, items: list[dict]) ->
     """Single-question replies against searches of the same questions, interleaved question by question.
 
     Both start from a new question (the embedder's, the tokenizer's and the ticket model's recent-question
-    memories cleared), so each pays one query embedding and one segmentation; the reply's extra over the search is its own work (gates, the ticket model's in-scope
-    check, composing). Items whose question splits into several parts are left out: each part is a
+    memories cleared), so each pays one query embedding and one segmentation; the reply's extra over the
+    search is its own work (gates, the ticket model's in-scope check, composing). Items whose question splits into several parts are left out: each part is a
     search of its own. The standard answers are segmented first, as the service does once it is up.
     The target is reply p95 ≤ 1.3 × search p95.
     """
