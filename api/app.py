@@ -47,8 +47,13 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         claim_embedded_store(settings)  # this process owns the embedded vector store; CLI writers hand over to it
         app.state.store = open_store(settings)
         app.state.keys = KeyStore(app.state.store)
-        app.state.editor = RecordEditor(settings, app.state.store, Publisher(settings, app.state.store, background=True),
-                                        on_indexed=lambda kb: ready.service.invalidate(kb) if ready.service else None)
+        def on_live(kb: str) -> None:
+            if ready.service is not None:
+                ready.service.invalidate(kb)
+
+        publisher = Publisher(settings, app.state.store, background=True)
+        publisher.on_live = on_live  # edits, store sync and compactions alike
+        app.state.editor = RecordEditor(settings, app.state.store, publisher, on_indexed=on_live)
         install_feedback_store(app)
         ready.after.append(lambda: start_console(app, settings))
         sync = StoreSync(settings, app.state.store, app.state.editor.publisher)

@@ -146,6 +146,10 @@ class Publisher:
         self._compacting: set[str] = set()
         self._compact_lock = threading.Lock()
         self.after_full_build: Callable[[str], None] | None = None  # runs between a compaction's build and its switch
+        # Runs right after CURRENT switches, for every publish (edit, store sync, compaction): the service
+        # then reads the new version on its next request instead of at its next periodic CURRENT check, so a
+        # `kb ingest` beside the service, which returns once CURRENT moved, is followed by answers from it.
+        self.on_live: Callable[[str], None] | None = None
 
     def _tokens(self, known: dict[str, list[str]], chunks: list[Chunk]) -> list[list[str]]:
         """BM25 tokens, reused for unchanged text: jieba is most of a re-index's cost."""
@@ -301,6 +305,8 @@ class Publisher:
             (path / BUILDING).unlink(missing_ok=True)
             _fsync_tree(path)
             layout.activate(vid)
+            if self.on_live is not None:
+                self.on_live(kb)
             _fsync_dir(layout.root)
             unpin(layout)  # a publish from the store supersedes an operator's rollback
         except BaseException as exc:
