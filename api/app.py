@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
 
         publisher = Publisher(settings, app.state.store, background=True)
         publisher.on_live = on_live  # edits, store sync and compactions alike
-        app.state.editor = RecordEditor(settings, app.state.store, publisher, on_indexed=on_live)
+        app.state.editor = RecordEditor(settings, app.state.store, publisher)
         install_feedback_store(app)
         ready.after.append(lambda: start_console(app, settings))
         sync = StoreSync(settings, app.state.store, app.state.editor.publisher)

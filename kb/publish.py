@@ -305,8 +305,6 @@ class Publisher:
             (path / BUILDING).unlink(missing_ok=True)
             _fsync_tree(path)
             layout.activate(vid)
-            if self.on_live is not None:
-                self.on_live(kb)
             _fsync_dir(layout.root)
             unpin(layout)  # a publish from the store supersedes an operator's rollback
         except BaseException as exc:
@@ -316,6 +314,8 @@ class Publisher:
             if isinstance(exc, Exception):
                 raise IngestFailed(f"写入新索引失败（{type(exc).__name__}），原索引保持不变") from exc
             raise
+        if self.on_live is not None:  # outside the try: a failing hook must not discard the version now live
+            self.on_live(kb)
         _remove_stale(layout, client, self.settings)
         chunks = sum(manifest["counts"].values())
         details = {"version": vid, "generation": manifest["store_generation"], "chunks": chunks, "embedded": embedded}
